@@ -1,0 +1,71 @@
+#include "handshake_watch.hpp"
+
+namespace uptls::detail {
+namespace {
+constexpr std::uint8_t alert_record = 21;
+constexpr std::uint8_t handshake_record = 22;
+constexpr std::uint8_t alert_level_fatal = 2;
+
+// A TLS record header: type 20..23, major version 3 (SSL 3.0 to TLS 1.3 all use 3).
+bool plausible_header(std::uint8_t type, std::uint8_t major) {
+  return type >= 20 && type <= 23 && major == 3;
+}
+}  // namespace
+
+io_result handshake_watch::read_some(std::span<std::byte> buf) {
+  const io_result r = inner_.read_some(buf);
+  if (!active_) return r;
+  if (r.status == io_status::ok) {
+    observe(buf.first(r.bytes));
+  } else if (r.status == io_status::eof) {
+    facts_.eof = true;
+  } else if (r.status == io_status::error) {
+    facts_.transport_error = r.error;
+  }
+  return r;
+}
+
+io_result handshake_watch::write_some(std::span<const std::byte> buf) {
+  const io_result r = inner_.write_some(buf);
+  if (active_ && r.status == io_status::error) facts_.transport_error = r.error;
+  return r;
+}
+
+// Walks record headers without buffering records: only the 5-byte header and the
+// 2-byte body of an alert are kept.
+void handshake_watch::observe(std::span<const std::byte> bytes) {
+  if (!bytes.empty()) facts_.any_byte = true;
+  for (std::size_t i = 0; i < bytes.size() && !facts_.not_tls;) {
+    if (body_left_ > 0) {
+      const std::size_t take = std::min(body_left_, bytes.size() - i);
+      if (type_ == alert_record) {
+        for (std::size_t k = 0; k < take && alert_len_ < alert_.size(); ++k) {
+          alert_[alert_len_++] = std::to_integer<std::uint8_t>(bytes[i + k]);
+        }
+        if (alert_len_ == alert_.size() && alert_[0] == alert_level_fatal && !facts_.handshake_seen &&
+            facts_.first_alert < 0) {
+          facts_.first_alert = alert_[1];
+        }
+      }
+      body_left_ -= take;
+      i += take;
+      continue;
+    }
+    header_[header_len_++] = std::to_integer<std::uint8_t>(bytes[i++]);
+    if (header_len_ == 1 || header_len_ == 2) {
+      // Decide on the first two bytes: "220 ..." or "HTTP/1.1" fail here at once.
+      const std::uint8_t type = header_[0];
+      if (header_len_ == 1 && !(type >= 20 && type <= 23)) facts_.not_tls = true;
+      if (header_len_ == 2 && !plausible_header(type, header_[1])) facts_.not_tls = true;
+      continue;
+    }
+    if (header_len_ < header_.size()) continue;
+    type_ = header_[0];
+    body_left_ = (std::size_t{header_[3]} << 8) | header_[4];
+    header_len_ = 0;
+    alert_len_ = 0;
+    if (type_ == handshake_record) facts_.handshake_seen = true;
+  }
+}
+
+}  // namespace uptls::detail

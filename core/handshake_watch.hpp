@@ -1,0 +1,54 @@
+// A transport wrapper that watches the records a peer sends during the handshake.
+//
+// It lets core classify handshake failures the same way on every backend, from the
+// bytes on the wire rather than from each library's error text: whether the
+// peer's first record was a fatal alert (and which), whether any handshake record
+// arrived, whether the peer spoke something that is not TLS at all, whether the
+// connection ended first, and the transport error that stopped the handshake.
+// Once the handshake is over the stream turns it off and it only forwards.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "uptls/transport.hpp"
+
+namespace uptls::detail {
+
+struct wire_facts {
+  bool any_byte = false;          // the peer sent at least one byte
+  bool handshake_seen = false;    // a handshake record (type 22) arrived
+  bool not_tls = false;           // the first bytes cannot be a TLS record
+  int first_alert = -1;           // description of a fatal alert that came before any handshake record
+  bool eof = false;               // the peer closed during the handshake
+  std::error_code transport_error;  // a timeout, reset or other transport failure
+};
+
+class handshake_watch final : public transport {
+ public:
+  explicit handshake_watch(transport& inner) : inner_(inner) {}
+
+  io_result read_some(std::span<std::byte> buf) override;
+  io_result write_some(std::span<const std::byte> buf) override;
+  void shutdown_write() noexcept override { inner_.shutdown_write(); }
+  void close() noexcept override { inner_.close(); }
+
+  // Stops parsing: after the handshake every read is forwarded as is.
+  void stop() noexcept { active_ = false; }
+  const wire_facts& facts() const noexcept { return facts_; }
+
+ private:
+  void observe(std::span<const std::byte> bytes);
+
+  transport& inner_;
+  bool active_ = true;
+  wire_facts facts_;
+  std::array<std::uint8_t, 5> header_{};
+  std::size_t header_len_ = 0;
+  std::size_t body_left_ = 0;
+  std::uint8_t type_ = 0;
+  std::array<std::uint8_t, 2> alert_{};
+  std::size_t alert_len_ = 0;
+};
+
+}  // namespace uptls::detail

@@ -1,0 +1,229 @@
+#include "uptls/stream.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <gsl/assert>
+
+#include "handshake_watch.hpp"
+
+namespace uptls {
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+// An over-long line is thrown away in slices of at most this many max_lines per
+// read_line call, so one call stays bounded against a peer that never sends LF.
+constexpr std::size_t discard_slices = 16;
+
+// Alerts that name a policy mismatch, read straight off the wire (plaintext,
+// before any handshake record) so that every backend reports them alike.
+std::error_code from_first_alert(int alert, std::error_code backend_said) {
+  switch (alert) {
+    case 40: return errc::handshake_failure;
+    case 70: return errc::protocol_version;
+    case 71: return errc::insufficient_security;
+    case 86: return errc::inappropriate_fallback;
+    default: return backend_said ? backend_said : make_error_code(errc::peer_alert);
+  }
+}
+
+}  // namespace
+
+stream::stream(std::unique_ptr<transport> io, stream_options opts) : io_(std::move(io)), opts_(opts) {
+  Expects(io_ != nullptr);
+  Expects(opts_.max_line >= 2);
+}
+
+stream::~stream() = default;
+stream::stream(stream&&) noexcept = default;
+stream& stream::operator=(stream&&) noexcept = default;
+
+std::error_code stream::fail(std::error_code ec) {
+  if (!error_) error_ = ec;
+  state_ = state::failed;
+  return error_;
+}
+
+// Appends what one read brings. eof means a clean end (plaintext EOF or the
+// peer's close_notify); TLS errors are fatal, plaintext timeouts are not.
+std::error_code stream::fill() {
+  if (head_ > 0 && (head_ == buf_.size() || head_ >= buf_.size() / 2)) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  const std::size_t old = buf_.size();
+  buf_.resize(old + read_chunk);
+  const auto space = std::span(buf_).subspan(old);
+  std::size_t got = 0;
+  std::error_code ec;
+  if (state_ == state::tls) {
+    const op_result r = engine_->read(space);
+    if (r.status == tls_status::ok) got = r.bytes;
+    else if (r.status == tls_status::closed) ec = errc::eof;
+    else if (r.status == tls_status::error) ec = fail(r.error);
+    else ec = errc::timeout;  // want_*: the stream is used over a blocking transport
+  } else {
+    const io_result r = io_->read_some(space);
+    if (r.status == io_status::ok) got = r.bytes;
+    else if (r.status == io_status::eof) ec = errc::eof;
+    else if (r.status == io_status::error) ec = r.error;
+    else ec = errc::timeout;
+  }
+  buf_.resize(old + got);
+  return ec;
+}
+
+std::error_code stream::read_line(std::string& line) {
+  line.clear();
+  if (error_) return error_;
+  if (state_ == state::closed) return errc::usage;
+  std::size_t scanned = 0;
+  std::size_t discarded = 0;
+  bool discarding = false;
+  for (;;) {
+    const auto begin = buf_.begin() + static_cast<std::ptrdiff_t>(head_);
+    const auto lf = std::find(begin + static_cast<std::ptrdiff_t>(scanned), buf_.end(), std::byte{'\n'});
+    if (lf != buf_.end()) {
+      const auto len = static_cast<std::size_t>(lf - begin) + 1;
+      if (discarding || len > opts_.max_line) {
+        head_ += len;
+        return errc::line_too_long;
+      }
+      std::size_t keep = len - 1;
+      if (keep > 0 && begin[static_cast<std::ptrdiff_t>(keep - 1)] == std::byte{'\r'}) --keep;
+      line.assign(reinterpret_cast<const char*>(&*begin), keep);
+      head_ += len;
+      return {};
+    }
+    scanned = buffered();
+    if (scanned >= opts_.max_line) {
+      // Too long already: drop it (memory stays bounded) and keep reading to its LF.
+      discarding = true;
+      discarded += scanned;
+      head_ = buf_.size();
+      scanned = 0;
+      if (discarded >= discard_slices * opts_.max_line) return errc::line_too_long;
+    }
+    const std::error_code ec = fill();
+    if (!ec) continue;
+    if (ec == errc::eof && buffered() > 0 && !discarding) {
+      line.assign(reinterpret_cast<const char*>(buf_.data() + head_), buffered());
+      head_ = buf_.size();
+      return errc::incomplete_line;
+    }
+    return discarding && ec == errc::eof ? make_error_code(errc::incomplete_line) : ec;
+  }
+}
+
+result<std::size_t> stream::read_some(std::span<std::byte> buf) {
+  Expects(!buf.empty());
+  if (error_) return error_;
+  if (state_ == state::closed) return errc::usage;
+  if (buffered() > 0) {
+    const std::size_t n = std::min(buf.size(), buffered());
+    std::memcpy(buf.data(), buf_.data() + head_, n);
+    head_ += n;
+    return n;
+  }
+  // Nothing buffered: read straight into the caller's memory (no extra copy).
+  if (state_ == state::tls) {
+    const op_result r = engine_->read(buf);
+    if (r.status == tls_status::ok) return r.bytes;
+    if (r.status == tls_status::closed) return std::size_t{0};
+    if (r.status == tls_status::error) return fail(r.error);
+    return errc::timeout;
+  }
+  const io_result r = io_->read_some(buf);
+  if (r.status == io_status::ok) return r.bytes;
+  if (r.status == io_status::eof) return std::size_t{0};
+  if (r.status == io_status::error) return r.error;
+  return errc::timeout;
+}
+
+std::error_code stream::write(std::span<const std::byte> buf) {
+  if (error_) return error_;
+  if (state_ == state::closed) return errc::usage;
+  if (state_ == state::plaintext) return write_all(*io_, buf);
+  while (!buf.empty()) {
+    const op_result r = engine_->write(buf);
+    if (r.status == tls_status::error) return fail(r.error);
+    if (r.status != tls_status::ok) return fail(errc::timeout);
+    buf = buf.subspan(r.bytes);
+  }
+  return {};
+}
+
+std::error_code stream::write(std::string_view text) {
+  return write(std::as_bytes(std::span(text.data(), text.size())));
+}
+
+std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer_options& peer) {
+  Expects(ctx != nullptr);
+  if (error_) return error_;
+  if (state_ != state::plaintext) return errc::usage;
+  if (buffered() > 0) {
+    // Bytes that came before the handshake would otherwise be read as if they
+    // had been protected by it (CVE-2011-0411, CVE-2021-22947). Drop them and fail.
+    buf_.clear();
+    head_ = 0;
+    return fail(errc::plaintext_injection);
+  }
+  buf_.clear();
+  buf_.shrink_to_fit();
+  head_ = 0;
+
+  auto watch = std::make_unique<detail::handshake_watch>(*io_);
+  auto made = ctx->make_engine(*watch, peer);
+  if (!made) return fail(made.error());
+  std::unique_ptr<engine> eng = std::move(made).value();
+
+  io_->set_deadline(clock::now() + ctx->config().handshake_timeout);
+  const op_result r = eng->handshake();
+  io_->set_deadline(std::nullopt);
+  watch->stop();
+
+  if (r.status == tls_status::ok) {
+    session_ = eng->session();
+    ctx_ = std::move(ctx);
+    watch_ = std::move(watch);
+    engine_ = std::move(eng);
+    state_ = state::tls;
+    return {};
+  }
+
+  // Normalise from the wire what each library words in its own way.
+  failure_ = eng->failure();
+  const detail::wire_facts& wire = watch->facts();
+  std::error_code ec = r.status == tls_status::error ? r.error : make_error_code(errc::timeout);
+  const bool client = ctx->side() == role::client;
+  if (wire.transport_error) {
+    ec = wire.transport_error;
+  } else if (wire.not_tls) {
+    ec = errc::not_tls;
+  } else if (client && wire.first_alert >= 0) {
+    ec = from_first_alert(wire.first_alert, ec);
+    failure_.alert_received = wire.first_alert;
+  } else if (wire.eof && failure_.alert_received < 0) {
+    ec = errc::eof;
+  }
+  if (client) {
+    failure_.server_handshake_seen = wire.handshake_seen;
+    failure_.eof_before_server_hello = wire.eof && !wire.any_byte;
+  }
+  io_->close();  // nothing more may be sent into a failed session
+  return fail(ec);
+}
+
+std::error_code stream::close() {
+  if (state_ == state::closed) return {};
+  std::error_code ec;
+  if (state_ == state::tls && !error_) {
+    const op_result r = engine_->close();
+    if (r.status == tls_status::error) ec = r.error;
+  }
+  io_->close();
+  state_ = state::closed;
+  return ec;
+}
+
+}  // namespace uptls

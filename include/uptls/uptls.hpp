@@ -1,0 +1,11 @@
+// Everything a program needs: include this one header.
+#pragma once
+
+#include "uptls/backend.hpp"
+#include "uptls/config.hpp"
+#include "uptls/engine.hpp"
+#include "uptls/errc.hpp"
+#include "uptls/result.hpp"
+#include "uptls/session.hpp"
+#include "uptls/stream.hpp"
+#include "uptls/transport.hpp"

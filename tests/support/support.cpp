@@ -1,0 +1,205 @@
+#include "support.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#ifndef UPTLS_TEST_CERTS
+#error "UPTLS_TEST_CERTS must name the directory of the test certificates"
+#endif
+
+namespace uptls::test {
+
+std::string cert(const std::string& name) { return std::string(UPTLS_TEST_CERTS) + "/" + name; }
+
+const backend& backend_under_test() {
+#ifdef UPTLS_TEST_BACKEND
+  const backend* b = find_backend(UPTLS_TEST_BACKEND);
+  if (b == nullptr) throw std::runtime_error("backend not compiled in: " UPTLS_TEST_BACKEND);
+  return *b;
+#else
+  return *backends().front();
+#endif
+}
+
+tls_config client_config(profile p) {
+  tls_config c;
+  c.security = p;
+  c.ca_file = cert("ca.pem");
+  c.handshake_timeout = 10s;
+  return c;
+}
+
+tls_config server_config(const std::string& leaf, profile p) {
+  tls_config c;
+  c.security = p;
+  c.cert_file = cert(leaf + ".pem");
+  c.key_file = cert(leaf + ".key");
+  c.handshake_timeout = 10s;
+  return c;
+}
+
+bool have_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= p.size()) {
+    const std::size_t end = p.find(':', start);
+    const std::string dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::uint16_t free_port() {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  if (!l) throw std::runtime_error("cannot bind a loopback port");
+  return l->port();
+}
+
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (tcp_connect("127.0.0.1", port, {100ms, 100ms})) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+std::unique_ptr<child> child::spawn(const std::vector<std::string>& argv) {
+  int in[2];
+  int out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork");
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    setpgid(0, 0);  // its own group: stop() ends helpers it starts too
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  std::unique_ptr<child> c(new child());
+  c->pid_ = pid;
+  c->in_ = in[1];
+  c->out_ = out[0];
+  (void)fcntl(c->out_, F_SETFL, O_NONBLOCK);
+  return c;
+}
+
+child::~child() {
+  stop();
+  if (in_ >= 0) close(in_);
+  if (out_ >= 0) close(out_);
+}
+
+std::error_code child::read_line(std::string& line, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto nl = pending_.find('\n');
+    if (nl != std::string::npos) {
+      line = pending_.substr(0, nl);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      pending_.erase(0, nl + 1);
+      return {};
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return errc::timeout;
+    pollfd p{out_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = read(out_, buf, sizeof buf);
+    if (n == 0) {
+      if (pending_.empty()) return errc::eof;
+      line.swap(pending_);
+      pending_.clear();
+      return {};
+    }
+    if (n > 0) pending_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+bool child::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout, std::string* seen) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  std::string line;
+  while (std::chrono::steady_clock::now() < end) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (read_line(line, left)) return false;
+    if (seen) seen->append(line).append("\n");
+    if (line.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string child::read_all(std::chrono::milliseconds timeout) {
+  std::string all;
+  std::string line;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (read_line(line, left)) break;
+    all.append(line).append("\n");
+  }
+  return all;
+}
+
+void child::write_stdin(const std::string& text) {
+  if (in_ < 0) return;
+  std::size_t off = 0;
+  while (off < text.size()) {
+    const ssize_t n = write(in_, text.data() + off, text.size() - off);
+    if (n <= 0) return;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+void child::close_stdin() {
+  if (in_ >= 0) close(in_);
+  in_ = -1;
+}
+
+int child::wait(std::chrono::milliseconds timeout) {
+  if (reaped_) return status_;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    const pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() >= end) return -1;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+void child::stop() {
+  if (pid_ <= 0 || reaped_) return;
+  kill(-pid_, SIGTERM);
+  kill(pid_, SIGTERM);
+  if (wait(2s) >= 0) return;
+  kill(-pid_, SIGKILL);
+  kill(pid_, SIGKILL);
+  (void)wait(5s);
+}
+
+}  // namespace uptls::test

@@ -1,0 +1,72 @@
+// Shared helpers for the test programs: test certificates, the backend under
+// test, and child processes (real peers) that are always stopped.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "uptls/uptls.hpp"
+
+namespace uptls::test {
+
+using namespace std::chrono_literals;
+
+// Path of a file made by tools/make-test-certs.sh, e.g. cert("server-rsa.pem").
+std::string cert(const std::string& name);
+
+// The backend this test program was built for (UPTLS_TEST_BACKEND), or the default one.
+const backend& backend_under_test();
+
+// A client config that trusts the test CA, and a server config with the named leaf
+// ("server-rsa", "server-ecdsa", "expired", ...).
+tls_config client_config(profile p = profile::strict);
+tls_config server_config(const std::string& leaf = "server-rsa", profile p = profile::strict);
+
+// Whether an executable is on PATH (or an absolute path that exists).
+bool have_program(const std::string& name);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for peers that need a number).
+std::uint16_t free_port();
+
+// Polls until something accepts on 127.0.0.1:port, at most `timeout`.
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
+
+// A child process with pipes to its stdin and from its stdout+stderr. The
+// destructor ends it (SIGTERM, then SIGKILL) and reaps it.
+class child {
+ public:
+  static std::unique_ptr<child> spawn(const std::vector<std::string>& argv);
+  ~child();
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  // One line of output (without the newline); errc::timeout / errc::eof.
+  std::error_code read_line(std::string& line, std::chrono::milliseconds timeout);
+  // Reads output until a line contains `needle`; everything read is appended to `seen`.
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout, std::string* seen = nullptr);
+  // All remaining output until EOF or timeout.
+  std::string read_all(std::chrono::milliseconds timeout);
+  void write_stdin(const std::string& text);
+  void close_stdin();
+  // Waits for the exit; returns the exit status, or -1 on timeout (the child stays).
+  int wait(std::chrono::milliseconds timeout);
+  void stop();
+  pid_t pid() const { return pid_; }
+
+ private:
+  child() = default;
+  pid_t pid_ = -1;
+  int in_ = -1;
+  int out_ = -1;
+  std::string pending_;
+  bool reaped_ = false;
+  int status_ = -1;
+};
+
+}  // namespace uptls::test
