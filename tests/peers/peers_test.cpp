@@ -171,7 +171,9 @@ TEST(PeersServer, PythonSmtplibStarttls) {
   // Python reports the version the uptls server negotiated (and, for TLS 1.3, the same suite name).
   const session_info& info = got[0].session;
   EXPECT_NE(out.find("TLS " + std::string(to_string(info.version))), std::string::npos) << out;
-  if (info.version == tls_version::tls1_3) EXPECT_NE(out.find(" " + info.cipher), std::string::npos) << out;
+  if (info.version == tls_version::tls1_3) {
+    EXPECT_NE(out.find(" " + info.cipher), std::string::npos) << out;
+  }
 }
 
 TEST(PeersServer, CurlSslReqd) {
@@ -238,7 +240,9 @@ TEST(PeersClient, AiosmtpdRequiringStarttls) {
   // aiosmtpd saw the version uptls negotiated (and, for TLS 1.3, the same suite name).
   const session_info& info = *c.connection().session();
   EXPECT_NE(seen.find("\"" + std::string(to_string(info.version)) + "\""), std::string::npos) << seen;
-  if (info.version == tls_version::tls1_3) EXPECT_NE(seen.find("\"" + info.cipher + "\""), std::string::npos) << seen;
+  if (info.version == tls_version::tls1_3) {
+    EXPECT_NE(seen.find("\"" + info.cipher + "\""), std::string::npos) << seen;
+  }
 }
 
 TEST(PeersClient, AiosmtpdWithoutTlsStopsARequiredClient) {
