@@ -37,7 +37,9 @@ TEST(SmtpServer, GreetsAndAnswersEveryCommand) {
 }
 
 TEST(SmtpServer, TransactionOrderAndSyntax) {
-  server_run srv(server_options{});
+  server_options o;
+  o.max_errors = 100;  // this test makes many on purpose
+  server_run srv(o);
   stream s = connect_to(srv.port());
   (void)read_reply(s);
   EXPECT_EQ(code_of(ask(s, "MAIL FROM:<a@example.org>")), 503);  // no EHLO yet
@@ -86,6 +88,19 @@ TEST(SmtpServer, RsetForgetsTheEnvelope) {
   EXPECT_TRUE(srv.messages().empty());
 }
 
+// Reads replies while they are the line-too-long refusal; returns the first other one.
+// A very long line may be refused more than once (the stream discards it in bounded
+// slices), but never does any part of it run as a command.
+std::string after_refusals(stream& s, int& refusals) {
+  refusals = 0;
+  for (int i = 0; i < 50; ++i) {
+    std::string r = read_reply(s);
+    if (r != "500 5.5.2 line too long") return r;
+    ++refusals;
+  }
+  return "ERR endless refusals";
+}
+
 TEST(SmtpServer, LineOverTheLimitIsRefusedAndTheSessionGoesOn) {
   // Once with the SMTP stream limit (the stream discards the line) and once with
   // a roomier stream (the server's own check catches 1001..4096 octets).
@@ -94,12 +109,37 @@ TEST(SmtpServer, LineOverTheLimitIsRefusedAndTheSessionGoesOn) {
     stream s = connect_to(srv.port());
     (void)read_reply(s);
     EXPECT_EQ(ask(s, "NOOP " + std::string(1100, 'x')), "500 5.5.2 line too long");
-    EXPECT_EQ(ask(s, "NOOP " + std::string(100000, 'y')), "500 5.5.2 line too long");
-    EXPECT_EQ(code_of(ask(s, "NOOP " + std::string(990, 'z'))), 250);  // 996 + CRLF fits
+    EXPECT_EQ(ask(s, "NOOP " + std::string(995, 'z')), "500 5.5.2 line too long");  // 1002 with CRLF
+    EXPECT_EQ(code_of(ask(s, "NOOP " + std::string(993, 'z'))), 250);            // 1000 with CRLF
+    int refusals = 0;
+    ASSERT_EQ(s.write("NOOP " + std::string(50000, 'y') + "\r\nNOOP\r\n"), std::error_code{});
+    EXPECT_EQ(after_refusals(s, refusals), "250 2.0.0 OK");
+    EXPECT_GE(refusals, 1);
     EXPECT_EQ(code_of(ask(s, "EHLO c")), 250);
     EXPECT_EQ(code_of(ask(s, "QUIT")), 221);
     EXPECT_EQ(srv.finish(), std::error_code{});
   }
+}
+
+TEST(SmtpServer, TailOfAnOverlongLineNeverRunsAsACommand) {
+  server_options o;
+  o.max_errors = 100;
+  server_run srv(o);
+  stream s = connect_to(srv.port());
+  (void)read_reply(s);
+  (void)ask(s, "EHLO c");
+  // The tail of a line that crosses the stream's discard bound must be discarded
+  // with the rest of the line, not read as a line of its own.
+  for (const std::size_t pad : {16384u, 16000u, 17000u, 32768u, 65536u}) {
+    int refusals = 0;
+    ASSERT_EQ(s.write("NOOP " + std::string(pad - 5, 'p') + "MAIL FROM:<smuggled@evil.example>\r\nRSET\r\n"),
+              std::error_code{});
+    EXPECT_EQ(after_refusals(s, refusals), "250 2.0.0 OK") << pad;  // RSET's reply, never MAIL's 2.1.0
+    EXPECT_GE(refusals, 1);
+  }
+  EXPECT_EQ(code_of(ask(s, "QUIT")), 221);
+  EXPECT_EQ(srv.finish(), std::error_code{});
+  for (const auto& line : srv.received()) EXPECT_EQ(line.find("smuggled"), std::string::npos) << line;
 }
 
 TEST(SmtpServer, LongLineInsideDataRefusesTheMessage) {
