@@ -93,6 +93,11 @@ std::error_code client::open(std::shared_ptr<const context> tls, const peer_opti
       if (opts_.trace) opts_.trace("*", "TLS handshake failed: " + hec.message());
       return fail(hec);
     }
+    if (opts_.trace) {
+      const session_info& info = *s_.session();
+      opts_.trace("*", "TLS established (" + std::string(to_string(info.version)) + ", " + info.cipher + ", " +
+                           info.backend + "); plaintext capabilities forgotten");
+    }
     // Everything the server said in plaintext could have been forged (RFC 3207 4.2).
     caps_.clear();
     return ehlo();
