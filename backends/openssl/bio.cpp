@@ -24,10 +24,10 @@ int transport_read(BIO* b, char* data, std::size_t len, std::size_t* got) {
       BIO_set_retry_read(b);
       return 0;
     case io_status::eof:
-      st.eof = true;
+      if (!st.error) st.eof = true;
       return 0;
     case io_status::error:
-      st.error = r.error;
+      if (!st.eof && !st.error) st.error = r.error;
       return 0;
   }
   return 0;
@@ -48,7 +48,9 @@ int transport_write(BIO* b, const char* data, std::size_t len, std::size_t* put)
       return 0;
     case io_status::eof:
     case io_status::error:
-      st.error = r.error ? r.error : make_error_code(errc::connection_reset);
+      // After the peer's end of stream OpenSSL still tries to send an alert; that
+      // failing is a consequence, not the cause, so the first event is kept.
+      if (!st.eof && !st.error) st.error = r.error ? r.error : make_error_code(errc::connection_reset);
       return 0;
   }
   return 0;

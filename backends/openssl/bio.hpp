@@ -11,7 +11,7 @@
 namespace uptls::ossl {
 
 // What the BIO learnt from the transport; OpenSSL only sees "failed" or "retry",
-// so the engine reads the real cause here.
+// so the engine reads the real cause here. Only the first event is kept.
 struct bio_state {
   transport* io = nullptr;
   std::error_code error;  // the transport's own failure (timeout, reset, ...)
