@@ -9,14 +9,16 @@
 
 #include "errors.hpp"
 #include "session_facts.hpp"
+#include "version_check.hpp"
 #include "uptls/backend.hpp"
 
 namespace uptls::detail::gtls {
 namespace {
 
-// Warning alerts, interrupted calls and refused renegotiations each cost one
-// more round; a peer that sends nothing else is cut off after this many.
-constexpr int max_rounds = 64;
+// Warning alerts, post-handshake messages, interrupted calls and refused
+// renegotiations each cost one more round (and one record from the peer); a
+// peer that sends nothing else is cut off after this many.
+constexpr int max_rounds = 256;
 
 }  // namespace
 
@@ -85,6 +87,8 @@ std::error_code gnutls_engine::setup(const peer_options& peer) {
     return {};
   }
 
+  gnutls_handshake_set_hook_function(session_, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE,
+                                     &gnutls_engine::on_client_hello);
   if (cfg.client_certificates != client_auth::none) {
     gnutls_certificate_server_set_request(
         session_, cfg.client_certificates == client_auth::required ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
@@ -136,6 +140,18 @@ int gnutls_engine::on_verify(gnutls_session_t session) {
                                                     : GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 }
 
+// Server: a ClientHello without an acceptable version fails as
+// protocol_version (alert 70), before GnuTLS words it as a cipher suite mismatch.
+int gnutls_engine::on_client_hello(gnutls_session_t session, unsigned /*htype*/, unsigned /*when*/,
+                                   unsigned /*incoming*/, const gnutls_datum_t* msg) {
+  if (msg == nullptr || msg->data == nullptr) return 0;
+  const auto* self = static_cast<gnutls_engine*>(gnutls_session_get_ptr(session));
+  const tls_config& cfg = self->ctx_->config();
+  const auto offer = check_client_versions(std::span<const std::uint8_t>(msg->data, msg->size), cfg.min_version,
+                                           cfg.max_version.value_or(tls_version::tls1_3));
+  return offer == version_offer::none ? GNUTLS_E_UNSUPPORTED_VERSION_PACKET : 0;
+}
+
 int gnutls_engine::on_ticket(gnutls_session_t session, unsigned /*htype*/, unsigned /*when*/,
                              unsigned /*incoming*/, const gnutls_datum_t* /*msg*/) {
   static_cast<gnutls_engine*>(gnutls_session_get_ptr(session))->ticket_arrived_ = true;
@@ -154,6 +170,7 @@ op_result gnutls_engine::handshake() {
   if (error_) return sticky();
   if (handshake_done_) return {};
   for (int round = 0; round < max_rounds; ++round) {
+    glue_.clear_blocked();
     const int rc = gnutls_handshake(session_);
     if (rc == GNUTLS_E_SUCCESS) {
       handshake_done_ = true;
@@ -165,7 +182,10 @@ op_result gnutls_engine::handshake() {
       }
       return {};
     }
-    if (rc == GNUTLS_E_AGAIN) return would_block();
+    if (rc == GNUTLS_E_AGAIN) {
+      if (glue_.blocked()) return would_block();
+      continue;
+    }
     // A warning alert (say unrecognized_name) does not end the handshake.
     if (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_WARNING_ALERT_RECEIVED) continue;
     if (gnutls_error_is_fatal(rc) == 0) continue;
@@ -180,6 +200,7 @@ op_result gnutls_engine::read(std::span<std::byte> buf) {
   if (!handshake_done_) return fail_usage();
   if (peer_closed_) return {tls_status::closed, 0, {}};
   for (int round = 0; round < max_rounds; ++round) {
+    glue_.clear_blocked();
     const ssize_t n = gnutls_record_recv(session_, buf.data(), buf.size());
     if (ticket_arrived_) {
       ticket_arrived_ = false;
@@ -191,7 +212,11 @@ op_result gnutls_engine::read(std::span<std::byte> buf) {
       return {tls_status::closed, 0, {}};
     }
     const int rc = static_cast<int>(n);
-    if (rc == GNUTLS_E_AGAIN) return would_block();
+    if (rc == GNUTLS_E_AGAIN) {
+      // Also what a TLS 1.3 ticket or key update without data yields.
+      if (glue_.blocked()) return would_block();
+      continue;
+    }
     if (rc == GNUTLS_E_REHANDSHAKE) {
       // Renegotiation is not supported: say so and carry on with the session.
       (void)gnutls_alert_send(session_, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
@@ -211,6 +236,7 @@ op_result gnutls_engine::write(std::span<const std::byte> buf) {
   for (int round = 0; round < max_rounds; ++round) {
     // After GNUTLS_E_AGAIN GnuTLS holds the record it already built: finish
     // that one (NULL, 0) instead of encrypting the caller's bytes twice.
+    glue_.clear_blocked();
     const ssize_t n = send_pending_ ? gnutls_record_send(session_, nullptr, 0)
                                     : gnutls_record_send(session_, buf.data(), buf.size());
     if (n >= 0) {
@@ -220,7 +246,8 @@ op_result gnutls_engine::write(std::span<const std::byte> buf) {
     const int rc = static_cast<int>(n);
     if (rc == GNUTLS_E_AGAIN) {
       send_pending_ = true;
-      return would_block();
+      if (glue_.blocked()) return would_block();
+      continue;
     }
     if (rc == GNUTLS_E_INTERRUPTED) {
       send_pending_ = true;
@@ -237,12 +264,16 @@ op_result gnutls_engine::close() {
   if (close_sent_) return {};
   for (int round = 0; round < max_rounds; ++round) {
     // SHUT_WR: send close_notify and return; the peer's may come or not.
+    glue_.clear_blocked();
     const int rc = gnutls_bye(session_, GNUTLS_SHUT_WR);
     if (rc == GNUTLS_E_SUCCESS) {
       close_sent_ = true;
       return {};
     }
-    if (rc == GNUTLS_E_AGAIN) return would_block();
+    if (rc == GNUTLS_E_AGAIN) {
+      if (glue_.blocked()) return would_block();
+      continue;
+    }
     if (rc == GNUTLS_E_INTERRUPTED) continue;
     return fail(rc);
   }

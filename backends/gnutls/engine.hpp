@@ -47,6 +47,8 @@ class gnutls_engine final : public engine {
   void send_fatal_alert(int alert) noexcept;
 
   static int on_verify(gnutls_session_t session);
+  static int on_client_hello(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
+                             const gnutls_datum_t* msg);
   static int on_ticket(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
                        const gnutls_datum_t* msg);
 

@@ -69,6 +69,7 @@ ssize_t transport_glue::on_pull(void* data, size_t size) {
       eof_ = true;
       return 0;
     case io_status::would_block:
+      blocked_ = true;
       gnutls_transport_set_errno(session_, EAGAIN);
       return -1;
     case io_status::error:
@@ -90,6 +91,7 @@ ssize_t transport_glue::on_push(const void* data, size_t size) {
     case io_status::ok:
       return static_cast<ssize_t>(r.bytes);
     case io_status::would_block:
+      blocked_ = true;
       gnutls_transport_set_errno(session_, EAGAIN);
       return -1;
     case io_status::eof:

@@ -33,6 +33,12 @@ class transport_glue {
   // plaintext reply, or the wrong port); false until two bytes arrived.
   bool peer_not_tls() const noexcept;
 
+  // GnuTLS also answers GNUTLS_E_AGAIN after it handled a post-handshake
+  // message (a TLS 1.3 ticket) without touching a blocked transport. The engine
+  // clears this before each call and retries unless the transport did block.
+  void clear_blocked() noexcept { blocked_ = false; }
+  bool blocked() const noexcept { return blocked_; }
+
  private:
   static ssize_t pull(gnutls_transport_ptr_t self, void* data, size_t size);
   static ssize_t push(gnutls_transport_ptr_t self, const void* data, size_t size);
@@ -48,6 +54,7 @@ class transport_glue {
   gnutls_session_t session_ = nullptr;
   std::error_code error_;
   bool eof_ = false;
+  bool blocked_ = false;
   std::array<std::uint8_t, 2> first_{};
   std::size_t first_len_ = 0;
 };
