@@ -326,6 +326,8 @@ op_result mbed_engine::fail(int ret) {
 op_result mbed_engine::fail(std::error_code ec, int ret, int alert_to_send) {
   if (error_) return failed();
   if (alert_to_send >= 0) send_alert(alert_to_send);
+  // A session that led to a failure is not offered again.
+  if (offered_session_ && phase_ == phase::handshaking) ctx_->client_sessions().forget(server_name_);
   error_ = ec;
   phase_ = phase::failed;
   failure_.library = library_error(ret);
