@@ -91,6 +91,7 @@ std::error_code stream::read_line(std::string& line) {
       }
       std::size_t keep = len - 1;
       if (keep > 0 && begin[static_cast<std::ptrdiff_t>(keep - 1)] == std::byte{'\r'}) --keep;
+      last_crlf_ = keep + 2 == len;
       line.assign(reinterpret_cast<const char*>(&*begin), keep);
       head_ += len;
       return {};
