@@ -169,10 +169,14 @@ op_result gnutls_engine::fail_usage() const {
 op_result gnutls_engine::handshake() {
   if (error_) return sticky();
   if (handshake_done_) return {};
+  glue_.hold_write_errors(true);
+  auto release = gsl::finally([&] { glue_.hold_write_errors(false); });
   for (int round = 0; round < max_rounds; ++round) {
     glue_.clear_blocked();
     const int rc = gnutls_handshake(session_);
     if (rc == GNUTLS_E_SUCCESS) {
+      // A flight that never left cannot make a session, whatever GnuTLS thinks.
+      if (glue_.held_write_error()) return fail(GNUTLS_E_PUSH_ERROR);
       handshake_done_ = true;
       if (ctx_->side() == role::client && ctx_->config().resumption) {
         // TLS 1.2 tickets and session ids come within the handshake; TLS 1.3
@@ -303,8 +307,9 @@ session_info gnutls_engine::session() const {
 }
 
 // What a fatal GnuTLS error means in uptls terms, from the most specific
-// evidence to the least: the transport, the peer's alert, our own certificate
-// check, the first bytes on the wire, end of stream, then the library's code.
+// evidence to the least: a failed read, the peer's alert, our own certificate
+// check, a failed write, the first bytes on the wire, end of stream, then the
+// library's code.
 // Sets alert_to_send to the alert that tells the peer, or -1 for none.
 std::error_code gnutls_engine::classify(int code, int& alert_to_send) {
   alert_to_send = -1;
@@ -321,6 +326,8 @@ std::error_code gnutls_engine::classify(int code, int& alert_to_send) {
     alert_to_send = verify_.alert;
     return verify_.error;
   }
+  // The peer left while we wrote and said nothing we could read.
+  if (const std::error_code ec = glue_.held_write_error()) return ec;
   if (!handshake_done_ && glue_.peer_not_tls()) return errc::not_tls;
   if (glue_.eof() || code == GNUTLS_E_PREMATURE_TERMINATION) {
     // Before the handshake is over the connection simply ended; after it,
@@ -361,9 +368,10 @@ op_result gnutls_engine::fail(int code) {
       failure_.text.append(reinterpret_cast<const char*>(out.data), out.size);
       gnutls_free(out.data);
     }
-  } else if (glue_.error() && ec == glue_.error()) {
+  } else if ((glue_.error() && ec == glue_.error()) || (glue_.held_write_error() && ec == glue_.held_write_error())) {
     failure_.text += ": " + ec.message();
   }
+  glue_.hold_write_errors(false);
   send_fatal_alert(alert);
   error_ = ec;
   return sticky();
