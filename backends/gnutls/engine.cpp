@@ -44,6 +44,12 @@ std::error_code gnutls_engine::setup(const peer_options& peer) {
 
   unsigned flags = side == role::client ? GNUTLS_CLIENT : GNUTLS_SERVER;
   if (!cfg.resumption) flags |= GNUTLS_NO_TICKETS;
+#ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
+  // Left alone a GnuTLS TLS 1.3 server sends its tickets before it reads the
+  // client's Finished, so a client that refuses the certificate meets them
+  // after it left. They go out once the handshake is complete (send_tickets).
+  if (side == role::server && cfg.resumption) flags |= GNUTLS_NO_AUTO_SEND_TICKET;
+#endif
   // Without it GnuTLS sends no certificate when the server's CA list does not
   // name our issuer; other libraries send it and let the server decide.
   if (side == role::client && !cfg.cert_file.empty()) flags |= GNUTLS_FORCE_CLIENT_CERT;
@@ -169,6 +175,7 @@ op_result gnutls_engine::fail_usage() const {
 op_result gnutls_engine::handshake() {
   if (error_) return sticky();
   if (handshake_done_) return {};
+  if (library_done_) return finish_handshake();
   glue_.hold_write_errors(true);
   auto release = gsl::finally([&] { glue_.hold_write_errors(false); });
   for (int round = 0; round < max_rounds; ++round) {
@@ -177,14 +184,13 @@ op_result gnutls_engine::handshake() {
     if (rc == GNUTLS_E_SUCCESS) {
       // A flight that never left cannot make a session, whatever GnuTLS thinks.
       if (glue_.held_write_error()) return fail(GNUTLS_E_PUSH_ERROR);
-      handshake_done_ = true;
-      if (ctx_->side() == role::client && ctx_->config().resumption) {
-        // TLS 1.2 tickets and session ids come within the handshake; TLS 1.3
-        // tickets come later and are picked up by read().
-        if (gnutls_protocol_get_version(session_) != GNUTLS_TLS1_3) remember_session();
-        ticket_arrived_ = false;
-      }
-      return {};
+      glue_.hold_write_errors(false);
+      library_done_ = true;
+#ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
+      tickets_due_ = ctx_->side() == role::server && ctx_->ticket_key() != nullptr &&
+                     gnutls_protocol_get_version(session_) == GNUTLS_TLS1_3;
+#endif
+      return finish_handshake();
     }
     if (rc == GNUTLS_E_AGAIN) {
       if (glue_.blocked()) return would_block();
@@ -196,6 +202,47 @@ op_result gnutls_engine::handshake() {
     return fail(rc);
   }
   return fail(GNUTLS_E_UNEXPECTED_PACKET);
+}
+
+// After gnutls_handshake: the server's TLS 1.3 tickets, then the session is ready.
+op_result gnutls_engine::finish_handshake() {
+  if (tickets_due_) {
+    const op_result r = send_tickets();
+    if (r.status != tls_status::ok) return r;
+  }
+  handshake_done_ = true;
+  if (ctx_->side() == role::client && ctx_->config().resumption) {
+    // TLS 1.2 tickets and session ids come within the handshake; TLS 1.3
+    // tickets come later and are picked up by read().
+    if (gnutls_protocol_get_version(session_) != GNUTLS_TLS1_3) remember_session();
+    ticket_arrived_ = false;
+  }
+  return {};
+}
+
+op_result gnutls_engine::send_tickets() {
+#ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
+  // Two, as GnuTLS and OpenSSL send by default.
+  constexpr unsigned tickets = 2;
+  for (int round = 0; round < max_rounds; ++round) {
+    glue_.clear_blocked();
+    const int rc = gnutls_session_ticket_send(session_, tickets, 0);
+    if (rc == GNUTLS_E_SUCCESS) {
+      tickets_due_ = false;
+      return {};
+    }
+    if (rc == GNUTLS_E_AGAIN) {
+      if (glue_.blocked()) return would_block();
+      continue;
+    }
+    if (rc == GNUTLS_E_INTERRUPTED) continue;
+    return fail(rc);
+  }
+  return fail(GNUTLS_E_INTERNAL_ERROR);
+#else
+  tickets_due_ = false;
+  return {};
+#endif
 }
 
 op_result gnutls_engine::read(std::span<std::byte> buf) {
