@@ -112,7 +112,11 @@ void gnutls_engine::offer_resumption() {
   if (server_name_.empty()) return;
   auto data = ctx_->cache().find(server_name_);
   if (!data) return;
-  if (gnutls_session_set_data(session_, data->data(), data->size()) < 0) ctx_->cache().erase(server_name_);
+  if (gnutls_session_set_data(session_, data->data(), data->size()) < 0) {
+    ctx_->cache().erase(server_name_);
+  } else {
+    offered_resumption_ = true;
+  }
   explicit_bzero(data->data(), data->size());
 }
 
@@ -415,11 +419,14 @@ op_result gnutls_engine::fail(int code) {
       failure_.text.append(reinterpret_cast<const char*>(out.data), out.size);
       gnutls_free(out.data);
     }
-  } else if ((glue_.error() && ec == glue_.error()) || (glue_.held_write_error() && ec == glue_.held_write_error())) {
+  } else if ((glue_.error() && ec == glue_.error()) ||
+             (glue_.held_write_error() && ec == glue_.held_write_error())) {
     failure_.text += ": " + ec.message();
   }
   glue_.hold_write_errors(false);
   send_fatal_alert(alert);
+  // A handshake that failed while offering a session does not offer it again.
+  if (offered_resumption_ && !handshake_done_) ctx_->cache().erase(server_name_);
   error_ = ec;
   return sticky();
 }

@@ -66,6 +66,7 @@ class gnutls_engine final : public engine {
   bool close_sent_ = false;
   bool send_pending_ = false;   // a record_send returned GNUTLS_E_AGAIN and must be resumed
   bool ticket_arrived_ = false; // a NewSessionTicket came in since the last look
+  bool offered_resumption_ = false;
   bool verify_ran_ = false;
   verify_result verify_;
   failure_info failure_;
