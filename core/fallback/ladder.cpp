@@ -166,6 +166,7 @@ fallback_result connect_with_fallback(const fallback_request& req) {
         a.why = std::string(i > 0 ? "legacy session after a policy fallback" : "legacy handshake completed") +
                 (a.session->forward_secret ? ", forward secret" : ", not forward secret");
       }
+      rep.error.clear();
       rep.why = attempt_name(i, r) + " won" +
                 (i > 0 ? " after a fallback from " + attempt_name(i - 1, req.ladder[i - 1]) : std::string());
       finish(std::move(a));

@@ -29,23 +29,25 @@ class server_process {
  public:
   bool start(const std::vector<std::string>& argv) {
     int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return false;
+    int in[2];  // s_server ends a session when its stdin ends: keep it open
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) return false;
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_ = fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {
+      dup2(in[0], 0);
       dup2(out[1], 1);
       dup2(out[1], 2);
-      const int null = open("/dev/null", O_RDONLY);
-      if (null >= 0) dup2(null, 0);
       setpgid(0, 0);
       execvp(args[0], args.data());
       _exit(127);
     }
     close(out[1]);
+    close(in[0]);
     out_ = out[0];
+    in_ = in[1];
     return true;
   }
 
@@ -83,7 +85,9 @@ class server_process {
       pid_ = -1;
     }
     if (out_ >= 0) close(out_);
+    if (in_ >= 0) close(in_);
     out_ = -1;
+    in_ = -1;
   }
 
   ~server_process() { stop(); }
@@ -91,6 +95,7 @@ class server_process {
  private:
   pid_t pid_ = -1;
   int out_ = -1;
+  int in_ = -1;
 };
 
 const uptls::backend* pick(const std::string& name, bool need_rsa, const uptls::backend* avoid) {

@@ -137,7 +137,7 @@ TEST_F(Attack, PinFileProtectsTheNextProgramRun) {
 }
 
 TEST_F(Attack, ForgedProtocolVersionIsNotRetried) {
-  auto srv = start_openssl_rsa_only();
+  auto srv = start_openssl_modern();
   UPTLS_REQUIRE_PEER(srv);
   relay mitm(srv.port);
   mitm.set_alert(70);
@@ -152,7 +152,7 @@ TEST_F(Attack, ForgedProtocolVersionIsNotRetried) {
 }
 
 TEST_F(Attack, ForgedInappropriateFallbackIsNotRetried) {
-  auto srv = start_openssl_rsa_only();
+  auto srv = start_openssl_modern();
   UPTLS_REQUIRE_PEER(srv);
   relay mitm(srv.port);
   mitm.set_alert(86);

@@ -45,12 +45,17 @@ inline std::string library_part(const failure_info& f) {
   return f.text.empty() ? std::string() : "; \"" + f.text + "\"";
 }
 
+// "; alert 50 sent" when the backend says it sent an alert (OpenSSL does after an EOF).
+inline std::string sent_part(const failure_info& f) {
+  return f.alert_sent >= 0 ? "; alert " + std::to_string(f.alert_sent) + " sent" : std::string();
+}
+
 // The line of a strict attempt that a server refused with a fatal alert 40.
 inline std::string alert40_line(std::size_t n, std::size_t of, const backend& b, const failure_info& f,
                                 const std::string& verdict) {
   return "attempt " + std::to_string(n) + "/" + std::to_string(of) + " " + rung_text(b, profile::strict) +
          ": handshake failed: handshake_failure (TLS handshake failure: no parameters in common; alert 40 received" +
-         library_part(f) + ") -> " + verdict;
+         sent_part(f) + library_part(f) + ") -> " + verdict;
 }
 
 inline const std::string alert40_next =

@@ -77,14 +77,30 @@ void relay::set_injection(std::string after_line_prefix, std::string bytes) {
 }
 
 int relay::connections() const {
+  // A ladder returns as soon as its last connection is closed, perhaps before the
+  // accept thread has taken that connection: wait for the queue to drain.
+  for (int i = 0; i < 200; ++i) {
+    pollfd p{listener_, POLLIN, 0};
+    const bool queued = ::poll(&p, 1, 0) > 0;
+    if (!queued && !accepting_) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   const std::lock_guard lock(mutex_);
   return static_cast<int>(logs_.size()) - base_;
 }
 
 std::string relay::client_sent(int n) const {
-  const std::lock_guard lock(mutex_);
+  if (n < 1 || n > connections()) return {};
   const auto i = static_cast<std::size_t>(base_ + n - 1);
-  return n >= 1 && i < logs_.size() ? logs_[i].from_client : std::string();
+  for (int tries = 0; tries < 500; ++tries) {
+    {
+      const std::lock_guard lock(mutex_);
+      if (logs_[i].done) return logs_[i].from_client;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::lock_guard lock(mutex_);
+  return logs_[i].from_client;
 }
 
 void relay::log_client(int index, const char* data, std::size_t n) {
@@ -96,8 +112,12 @@ void relay::accept_loop() {
   while (!stop_) {
     pollfd p{listener_, POLLIN, 0};
     if (::poll(&p, 1, poll_ms) <= 0) continue;
+    accepting_ = true;
     const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      accepting_ = false;
+      continue;
+    }
     int index = 0;
     bool tampered = false;
     {
@@ -107,7 +127,12 @@ void relay::accept_loop() {
       const int number = index - base_ + 1;
       tampered = mode_ != mode::pass && (target_ == 0 || number == target_);
     }
-    workers_.emplace_back([this, fd, index, tampered] { serve(fd, index, tampered); });
+    workers_.emplace_back([this, fd, index, tampered] {
+      serve(fd, index, tampered);
+      const std::lock_guard lock(mutex_);
+      logs_[static_cast<std::size_t>(index)].done = true;
+    });
+    accepting_ = false;
   }
 }
 
@@ -165,7 +190,7 @@ void relay::serve(int client, int index, bool tampered) {
     if (p[1].revents != 0) {
       const ssize_t n = ::recv(server, buf.data(), buf.size(), 0);
       if (n <= 0) break;
-      if (m == mode::forge_alert && client_tls && static_cast<std::uint8_t>(buf[0]) == tls_handshake) {
+      if (m == mode::forge_alert && client_tls) {
         const char record[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, static_cast<char>(alert)};
         (void)send_all(client, record, sizeof record);
         break;

@@ -17,7 +17,7 @@ class relay {
  public:
   enum class mode {
     pass,            // forward both ways, untouched
-    forge_alert,     // replace the server's first TLS record with a fatal alert (40 by default) and close
+    forge_alert,     // instead of the server's first flight after the ClientHello: a fatal alert (40 by default), then close
     reset,           // at the client's first TLS record: close both sides with RST (SO_LINGER 0)
     silent,          // at the client's first TLS record: stop forwarding, hold the connection open
     hang_up,         // at the client's first TLS record: close both sides (FIN, no alert)
@@ -39,14 +39,17 @@ class relay {
   void set_alert(std::uint8_t description) { alert_ = description; }
   void set_injection(std::string after_line_prefix, std::string bytes);
 
-  // Connections accepted since the last tamper() (or since construction).
+  // Connections accepted since the last tamper() (or since construction), once
+  // every connection already made to the relay has been accepted.
   int connections() const;
-  // What the client of connection n (from 1, same count) sent, as relayed to the server.
+  // What the client of connection n (from 1, same count) sent, as relayed to the
+  // server; waits (at most 5 s) for that connection to end first.
   std::string client_sent(int n) const;
 
  private:
   struct conn_log {
     std::string from_client;
+    bool done = false;
   };
   void accept_loop();
   void serve(int client, int index, bool tampered);
@@ -56,6 +59,7 @@ class relay {
   std::uint16_t port_ = 0;
   int listener_ = -1;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> accepting_{false};  // between a ready listener and the connection's log entry
   mutable std::mutex mutex_;
   mode mode_ = mode::pass;
   int target_ = 0;
