@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,7 @@ TEST_F(Attack, ForgedAlertInFrontOfModernServerIsAnAnomaly) {
                 ": failed: fallback_anomaly: attempt 2 (" + rung_text(b, profile::legacy) +
                 ") negotiated a forward-secret suite after attempt 1 (" + rung_text(b, profile::strict) +
                 ") failed as a policy mismatch: possible attack, nothing handed back");
+  std::cout << r.to_string() << "\n";  // for the test log: what a caller's log shows
 }
 
 TEST_F(Attack, ForgedInsufficientSecurityIsAnAnomalyToo) {

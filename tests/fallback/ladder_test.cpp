@@ -2,6 +2,7 @@
 // modern one, with the backend under test on every rung.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,7 @@ TEST_F(Ladder, FallsBackToLegacyAgainstOpensslRsaOnly) {
                                ": ok: attempt 2 (" + rung_text(b, profile::legacy) + ") won after a fallback from attempt 1 (" +
                                rung_text(b, profile::strict) + ")";
   EXPECT_EQ(r.to_string(), expected);
+  std::cout << r.to_string() << "\n";  // for the test log: what a caller's log shows
 
   // The stream handed back is live TLS: s_server prints what it decrypts.
   stream& s = *res.connection;
