@@ -57,7 +57,7 @@ std::optional<stream> run_attempt(const fallback_request& req, const std::shared
     a.error = dialled.error();
     return std::nullopt;
   }
-  stream s(std::move(dialled).value(), req.stream);
+  stream s(std::move(dialled).value(), req.stream_opts);
 
   // The prelude shares the handshake's bound: a server that trickles its greeting
   // cannot hold the ladder for longer than one handshake may take.

@@ -31,6 +31,7 @@ namespace uptls {
 // The plaintext dialogue run on every fresh connection before the handshake (for
 // SMTP: greeting, EHLO, STARTTLS, 220). It must leave the stream in plaintext with
 // nothing buffered; its error ends the ladder (a prelude failure is never retried).
+// It runs once per attempt, each time on a new connection.
 using prelude = std::function<std::error_code(stream&)>;
 
 // The prelude of implicit TLS (SMTP 465, IMAP 993): says nothing, reads nothing.
@@ -153,7 +154,8 @@ struct fallback_request {
   std::string host;               // name or address to dial
   std::uint16_t port = 0;
   socket_options socket;          // connect and I/O timeouts of every attempt
-  stream_options stream;
+  stream_options stream_opts;     // line limits of each attempt's stream (smtp::line_limits() for SMTP)
+  // Run on each fresh connection; bounded, like the handshake, by base.handshake_timeout.
   prelude before_tls = implicit_tls();
   peer_options peer;              // server_name empty = host
   tls_config base;                // trust, client certificate, versions, timeouts; `security` is set by each rung

@@ -21,7 +21,7 @@ class Starttls : public ::testing::Test {
   fallback_request smtp_request(std::uint16_t port, std::vector<rung> ladder) const {
     fallback_request r = request_to(port, std::move(ladder));
     r.before_tls = smtp_starttls("client.test");
-    r.stream = smtp::line_limits();
+    r.stream_opts = smtp::line_limits();
     return r;
   }
 };
