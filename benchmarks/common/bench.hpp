@@ -94,6 +94,10 @@ double cpu_seconds();
 // Bytes in use on the glibc heap (mallinfo2().uordblks).
 std::size_t heap_in_use();
 
+// Prints the run's JSON with ok=false and this error, and ends the process at
+// once (for failures in a thread that others wait for at a barrier).
+[[noreturn]] void abort_run(const std::string& error);
+
 // Throws std::runtime_error with what.
 [[noreturn]] void fail(const std::string& what);
 // Throws std::runtime_error with what and strerror(errno).

@@ -285,8 +285,17 @@ void run_idle_heap(implementation& impl, const options& o, json& result) {
   servers.reserve(n);
   clients.reserve(n);
   facts f;
-  // Step s of 4: 0 warm-up done, 1 all open, 2 clients gone, 3 servers gone.
-  worker st([&] {
+  // A failed thread would leave the others at a barrier: end the run instead.
+  const auto or_abort = [](auto body) {
+    return [body] {
+      try {
+        body();
+      } catch (const std::exception& e) {
+        abort_run(e.what());
+      }
+    };
+  };
+  worker st(or_abort([&] {
     for (std::size_t i = 0; i < n + 1; ++i) {
       const int fd = conn->accept();
       if (fd < 0) fail("idle-heap: the client stopped early");
@@ -307,8 +316,8 @@ void run_idle_heap(implementation& impl, const options& o, json& result) {
     sync.arrive_and_wait();  // measured
     servers.clear();
     sync.arrive_and_wait();
-  });
-  worker ct([&] {
+  }));
+  worker ct(or_abort([&] {
     for (std::size_t i = 0; i < n + 1; ++i) {
       auto c = client->attach(conn->connect());
       c->start_tls();
@@ -328,7 +337,7 @@ void run_idle_heap(implementation& impl, const options& o, json& result) {
     sync.arrive_and_wait();
     sync.arrive_and_wait();
     sync.arrive_and_wait();
-  });
+  }));
   sync.arrive_and_wait();
   const std::size_t h0 = heap_in_use();
   sync.arrive_and_wait();

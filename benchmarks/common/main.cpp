@@ -19,6 +19,7 @@ namespace bench {
 namespace {
 
 char timeout_message[512];
+json* run_header = nullptr;  // impl, library, case: what abort_run reports
 
 extern "C" void on_alarm(int) {
   // A run that stops making progress ends here rather than hanging its caller.
@@ -109,6 +110,13 @@ int timeout_from(int argc, char** argv) {
 
 }  // namespace
 
+void abort_run(const std::string& error) {
+  json out = run_header != nullptr ? *run_header : json{};
+  out.set("ok", false).set("error", error);
+  std::cout << out.text() << std::endl;
+  std::_Exit(1);
+}
+
 int main(int argc, char** argv, implementation& impl) {
   ::signal(SIGPIPE, SIG_IGN);
   json result;
@@ -127,6 +135,8 @@ int main(int argc, char** argv, implementation& impl) {
     return 0;
   }
   result.set("case", o.case_name).set("transport", o.transport);
+  json header = result;
+  run_header = &header;
   {
     json timed_out = result;
     timed_out.set("ok", false).set("error", "timed out");
