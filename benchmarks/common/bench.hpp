@@ -32,6 +32,8 @@ class json {
   json& set(const std::string& key, int value) { return set(key, static_cast<std::int64_t>(value)); }
   json& set(const std::string& key, std::size_t value) { return set(key, static_cast<std::int64_t>(value)); }
   json& set(const std::string& key, bool value);
+  // A value that is already JSON text (an array or object).
+  json& set_json(const std::string& key, std::string text) { return raw(key, std::move(text)); }
   std::string text() const;
 
  private:

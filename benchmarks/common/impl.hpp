@@ -14,6 +14,8 @@
 
 namespace bench {
 
+class json;
+
 enum class tls_ver { tls12, tls13 };
 
 // Which bulk cipher to pin on both sides (empty setup::cipher = whatever the
@@ -81,6 +83,13 @@ class implementation {
   // The TLS library underneath ("openssl", "gnutls", "mbedtls").
   virtual std::string library() const = 0;
   virtual std::string library_version() const = 0;
+  // Picks the library where the implementation has several (uptls's backends);
+  // the others accept only their own name. Throws bench::unsupported.
+  virtual void select(const std::string& lib) {
+    if (lib != library()) throw unsupported(name() + " runs on " + library() + " only");
+  }
+  // Adds what --info reports beyond name and version (e.g. the backends and their capabilities).
+  virtual void describe(json& /*out*/) const {}
   // Throw bench::unsupported when the setup cannot be honoured.
   virtual std::unique_ptr<endpoint> make_server(const setup& s) = 0;
   virtual std::unique_ptr<endpoint> make_client(const setup& s) = 0;

@@ -3,7 +3,7 @@
 //                handshake-tls12-rsa-kx | resume-tls13 | resume-tls12 | bulk | starttls | idle-heap
 //   --transport unix|tcp   --certs DIR   --seconds S   --min-count N   --bytes N   --write N
 //   --count N   --cipher aes128gcm|aes256gcm|chacha20   --version 1.2|1.3   --leaf NAME
-//   --release-buffers   --timeout S   --info
+//   --release-buffers   --timeout S   --backend NAME   --info
 // It prints one JSON object on stdout.
 #include <signal.h>
 #include <unistd.h>
@@ -59,7 +59,7 @@ void apply_case(options& o) {
   else if (c != "bulk" && c != "starttls" && c != "idle-heap") throw usage_error("unknown case '" + c + "'");
 }
 
-options parse(int argc, char** argv, bool& info) {
+options parse(int argc, char** argv, bool& info, std::string& backend) {
   options o;
   std::string leaf;
   for (int i = 1; i < argc; ++i) {
@@ -79,6 +79,7 @@ options parse(int argc, char** argv, bool& info) {
     else if (a == "--leaf") leaf = value();
     else if (a == "--release-buffers") o.tls.release_buffers = true;
     else if (a == "--info") info = true;
+    else if (a == "--backend") backend = value();
     else if (a == "--timeout") (void)value();  // read in main
     else if (a == "--cipher") {
       const std::string v = value();
@@ -122,15 +123,27 @@ int main(int argc, char** argv, implementation& impl) {
   json result;
   result.set("impl", impl.name()).set("library", impl.library());
   bool info = false;
+  std::string backend;
   options o;
   try {
-    o = parse(argc, argv, info);
+    o = parse(argc, argv, info, backend);
   } catch (const usage_error& e) {
     std::cerr << argv[0] << ": " << e.what() << "\n";
     return 2;
   }
+  if (!backend.empty()) {
+    try {
+      impl.select(backend);
+    } catch (const unsupported& e) {
+      result.set("ok", false).set("skipped", true).set("reason", e.what());
+      std::cout << result.text() << std::endl;
+      return 0;
+    }
+    result.set("library", impl.library());
+  }
   result.set("library_version", impl.library_version());
   if (info) {
+    impl.describe(result);
     std::cout << result.text() << std::endl;
     return 0;
   }
