@@ -21,16 +21,6 @@ namespace uptls::test {
 
 std::string cert(const std::string& name) { return std::string(UPTLS_TEST_CERTS) + "/" + name; }
 
-const backend& backend_under_test() {
-#ifdef UPTLS_TEST_BACKEND
-  const backend* b = find_backend(UPTLS_TEST_BACKEND);
-  if (b == nullptr) throw std::runtime_error("backend not compiled in: " UPTLS_TEST_BACKEND);
-  return *b;
-#else
-  return *backends().front();
-#endif
-}
-
 tls_config client_config(profile p) {
   tls_config c;
   c.security = p;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -20,8 +21,18 @@ using namespace std::chrono_literals;
 // Path of a file made by tools/make-test-certs.sh, e.g. cert("server-rsa.pem").
 std::string cert(const std::string& name);
 
-// The backend this test program was built for (UPTLS_TEST_BACKEND), or the default one.
-const backend& backend_under_test();
+// The backend this test program was built for (UPTLS_TEST_BACKEND, a string the
+// per-backend test programs get from Meson), or the default one. Inline so that
+// the define of the test program, not of this support library, decides.
+inline const backend& backend_under_test() {
+#ifdef UPTLS_TEST_BACKEND
+  const backend* b = find_backend(UPTLS_TEST_BACKEND);
+#else
+  const backend* b = backends().front();
+#endif
+  if (b == nullptr) throw std::runtime_error("backend not compiled in");
+  return *b;
+}
 
 // A client config that trusts the test CA, and a server config with the named leaf
 // ("server-rsa", "server-ecdsa", "expired", ...).

@@ -1,0 +1,56 @@
+// One TLS connection: an SSL over the transport BIO.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "bio.hpp"
+#include "context.hpp"
+#include "handles.hpp"
+#include "uptls/engine.hpp"
+
+namespace uptls::ossl {
+
+class openssl_engine final : public engine {
+ public:
+  // An engine for one connection over io; errc::internal if OpenSSL cannot
+  // allocate one.
+  static result<std::unique_ptr<engine>> make(std::shared_ptr<const openssl_context> ctx, transport& io,
+                                              const peer_options& peer);
+  // The engine that owns ssl (for OpenSSL's callbacks), or nullptr.
+  static openssl_engine* from(const SSL* ssl) noexcept;
+
+  op_result handshake() override;
+  op_result read(std::span<std::byte> buf) override;
+  op_result write(std::span<const std::byte> buf) override;
+  op_result close() override;
+  std::size_t pending() const override;
+  session_info session() const override;
+  const failure_info& failure() const override { return failure_; }
+
+  const openssl_context& owner() const noexcept { return *ctx_; }
+  const std::string& server_name() const noexcept { return peer_.server_name; }
+
+  openssl_engine(std::shared_ptr<const openssl_context> ctx, transport& io, const peer_options& peer);
+
+ private:
+  enum class op { handshake, read, write, close };
+  enum class phase { handshaking, open, failed };
+
+  std::error_code prepare();
+  op_result after_failure(int ret, op what);
+  op_result fatal(std::error_code ec);
+  static void on_info(const SSL* ssl, int where, int ret);
+
+  std::shared_ptr<const openssl_context> ctx_;
+  peer_options peer_;
+  bio_state io_;  // declared before ssl_: the BIO points here until SSL_free
+  ssl_ptr ssl_;
+  phase phase_ = phase::handshaking;
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  std::optional<op_result> fatal_;
+  failure_info failure_;
+};
+
+}  // namespace uptls::ossl

@@ -1,0 +1,185 @@
+// SNI, ALPN, session resumption and the low-memory switch.
+#include "harness.hpp"
+
+namespace uptls::test {
+namespace {
+
+TEST(Sni, TheServerSeesTheNameTheClientAskedFor) {
+  auto c = client_ctx(client_config());
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c && s);
+  engine_pair p = connected(*c, *s, memory_pair(), "localhost");
+  ASSERT_TRUE(p.client && p.server);
+  EXPECT_EQ(p.client->session().sni, "localhost");
+  EXPECT_EQ(p.server->session().sni, "localhost");
+}
+
+class Alpn : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!backend_under_test().caps().alpn) GTEST_SKIP() << "no ALPN in this backend";
+  }
+  static engine_pair pair(std::vector<std::string> client, std::vector<std::string> server,
+                          handshake_results* out) {
+    tls_config cc = client_config();
+    cc.alpn = std::move(client);
+    tls_config sc = server_config();
+    sc.alpn = std::move(server);
+    auto c = client_ctx(cc);
+    auto s = server_ctx(sc);
+    if (!c || !s) return {};
+    engine_pair p = make_engines(*c, *s, memory_pair());
+    if (p.client && p.server) *out = handshake_both(p);
+    return p;
+  }
+};
+
+TEST_F(Alpn, TheServersFirstChoiceThatTheClientOffersWins) {
+  handshake_results r;
+  engine_pair p = pair({"imap", "smtp", "h2"}, {"h2", "smtp"}, &r);
+  ASSERT_TRUE(p.client && p.server);
+  ASSERT_EQ(r.client.status, tls_status::ok) << name_of(r.client.error);
+  ASSERT_EQ(r.server.status, tls_status::ok) << name_of(r.server.error);
+  EXPECT_EQ(p.client->session().alpn, "h2");
+  EXPECT_EQ(p.server->session().alpn, "h2");
+}
+
+TEST_F(Alpn, NothingInCommonIsRefusedWithNoApplicationProtocol) {
+  handshake_results r;
+  engine_pair p = pair({"imap"}, {"smtp"}, &r);
+  ASSERT_TRUE(p.client && p.server);
+  EXPECT_EQ(r.server.error, errc::no_application_protocol) << name_of(r.server.error);
+  EXPECT_EQ(r.client.error, errc::no_application_protocol) << name_of(r.client.error);
+  EXPECT_EQ(p.client->failure().alert_received, 120);
+  EXPECT_EQ(p.server->failure().alert_sent, 120);
+}
+
+TEST_F(Alpn, ClientWithoutAlpnIsServedWithout) {
+  handshake_results r;
+  engine_pair p = pair({}, {"smtp"}, &r);
+  ASSERT_TRUE(p.client && p.server);
+  ASSERT_EQ(r.client.status, tls_status::ok) << name_of(r.client.error);
+  ASSERT_EQ(r.server.status, tls_status::ok) << name_of(r.server.error);
+  EXPECT_TRUE(p.client->session().alpn.empty());
+  EXPECT_TRUE(p.server->session().alpn.empty());
+}
+
+TEST_F(Alpn, ServerWithoutAlpnIgnoresTheOffer) {
+  handshake_results r;
+  engine_pair p = pair({"smtp"}, {}, &r);
+  ASSERT_TRUE(p.client && p.server);
+  ASSERT_EQ(r.client.status, tls_status::ok) << name_of(r.client.error);
+  ASSERT_EQ(r.server.status, tls_status::ok) << name_of(r.server.error);
+  EXPECT_TRUE(p.client->session().alpn.empty());
+}
+
+class Resumption : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!backend_under_test().caps().resumption) GTEST_SKIP() << "no session resumption in this backend";
+  }
+  // One connection: handshake, one byte from the server (which carries any TLS 1.3
+  // ticket to the client before it), clean close.
+  static std::pair<bool, bool> connect_once(const context& c, const context& s, const std::string& name) {
+    engine_pair p = connected(c, s, memory_pair(), name);
+    if (!p.client || !p.server) return {false, false};
+    EXPECT_FALSE(engine_write_text(*p.server, "x"));
+    std::string got;
+    EXPECT_FALSE(engine_read_text(*p.client, 1, got));
+    const std::pair<bool, bool> resumed{p.client->session().resumed, p.server->session().resumed};
+    EXPECT_EQ(p.client->close().status, tls_status::ok);
+    EXPECT_EQ(p.server->close().status, tls_status::ok);
+    return resumed;
+  }
+};
+
+TEST_F(Resumption, SecondConnectionToTheSameNameIsResumedOnBothSides) {
+  for (const bool cap12 : {false, true}) {
+    SCOPED_TRACE(cap12 ? "TLS 1.2" : "best version");
+    tls_config cc = client_config();
+    if (cap12) cc.max_version = tls_version::tls1_2;
+    auto c = client_ctx(cc);
+    auto s = server_ctx(server_config());
+    ASSERT_TRUE(c && s);
+    EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(false, false));
+    EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(true, true));
+    EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(true, true)) << "and again";
+  }
+}
+
+TEST_F(Resumption, ResumedSessionStillReportsThePeer) {
+  auto c = client_ctx(client_config());
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c && s);
+  (void)connect_once(*c, *s, "localhost");
+  engine_pair p = connected(*c, *s, memory_pair(), "localhost");
+  ASSERT_TRUE(p.client && p.server);
+  const session_info cs = p.client->session();
+  EXPECT_TRUE(cs.resumed);
+  EXPECT_TRUE(cs.verified);
+  EXPECT_NE(cs.peer_subject.find("CN=localhost"), std::string::npos);
+  EXPECT_TRUE(cs.forward_secret);
+}
+
+TEST_F(Resumption, AnotherNameStartsAFreshSession) {
+  if (!backend_under_test().caps().ip_address_names) GTEST_SKIP() << "needs a second name: an IP address";
+  auto c = client_ctx(client_config());
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c && s);
+  (void)connect_once(*c, *s, "localhost");
+  EXPECT_FALSE(connect_once(*c, *s, "127.0.0.1").first);
+}
+
+TEST_F(Resumption, AnotherClientContextStartsAFreshSession) {
+  auto c1 = client_ctx(client_config());
+  auto c2 = client_ctx(client_config());
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c1 && c2 && s);
+  (void)connect_once(*c1, *s, "localhost");
+  EXPECT_FALSE(connect_once(*c2, *s, "localhost").first);
+}
+
+TEST_F(Resumption, TurnedOffOnTheClientNeverResumes) {
+  tls_config cc = client_config();
+  cc.resumption = false;
+  auto c = client_ctx(cc);
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c && s);
+  (void)connect_once(*c, *s, "localhost");
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(false, false));
+}
+
+TEST_F(Resumption, TurnedOffOnTheServerNeverResumes) {
+  tls_config sc = server_config();
+  sc.resumption = false;
+  auto c = client_ctx(client_config());
+  auto s = server_ctx(sc);
+  ASSERT_TRUE(c && s);
+  (void)connect_once(*c, *s, "localhost");
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(false, false));
+}
+
+TEST(ReleaseBuffers, ConnectionsWorkWithTheLowMemorySwitch) {
+  tls_config cc = client_config();
+  cc.release_buffers = true;
+  tls_config sc = server_config();
+  sc.release_buffers = true;
+  if (!backend_under_test().caps().release_buffers) {
+    EXPECT_EQ(backend_under_test().make_context(cc, role::client).error(), errc::unsupported);
+    return;
+  }
+  auto c = client_ctx(cc);
+  auto s = server_ctx(sc);
+  ASSERT_TRUE(c && s);
+  engine_pair p = connected(*c, *s, memory_pair());
+  ASSERT_TRUE(p.client && p.server);
+  for (int i = 0; i < 3; ++i) {  // idle in between: buffers go and come back
+    ASSERT_FALSE(engine_write_text(*p.client, "ping"));
+    std::string got;
+    ASSERT_FALSE(engine_read_text(*p.server, 4, got));
+    EXPECT_EQ(got, "ping");
+  }
+}
+
+}  // namespace
+}  // namespace uptls::test

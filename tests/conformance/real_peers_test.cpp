@@ -1,0 +1,271 @@
+// The backend against TLS programs nobody here wrote: openssl s_server/s_client
+// and gnutls-serv/gnutls-cli, over loopback, implicit TLS. Each peer is a child
+// process that the test stops; a missing program skips with its name.
+#include <chrono>
+
+#include "harness.hpp"
+
+namespace uptls::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Our client's handshake with whatever listens on 127.0.0.1:port.
+struct client_run {
+  std::unique_ptr<transport> io;
+  std::unique_ptr<engine> e;
+  op_result result;
+};
+
+client_run connect_to(std::uint16_t port, const tls_config& cfg, const std::string& name = "localhost") {
+  client_run run;
+  auto c = client_ctx(cfg);
+  if (!c) return run;
+  auto conn = tcp_connect("127.0.0.1", port, {5s, 5s});
+  EXPECT_TRUE(conn.ok()) << name_of(conn.error());
+  if (!conn) return run;
+  run.io = std::move(*conn);
+  auto e = c->make_engine(*run.io, {name});
+  EXPECT_TRUE(e.ok());
+  if (!e) return run;
+  run.e = std::move(*e);
+  run.result = run.e->handshake();
+  return run;
+}
+
+std::unique_ptr<child> start_s_server(std::uint16_t port, std::vector<std::string> extra) {
+  std::vector<std::string> argv{"openssl", "s_server", "-cert", cert("server-rsa.pem"), "-key", cert("server-rsa.key"),
+                                "-accept", "127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto peer = child::spawn(argv);
+  std::string seen;
+  EXPECT_TRUE(peer->wait_for_output("ACCEPT", 5s, &seen)) << seen;
+  return peer;
+}
+
+std::unique_ptr<child> start_gnutls_serv(std::uint16_t port, const std::string& priority) {
+  std::vector<std::string> argv{"gnutls-serv", "--echo", "--x509certfile", cert("server-rsa.pem"), "--x509keyfile",
+                                cert("server-rsa.key"), "-p", std::to_string(port)};
+  if (!priority.empty()) argv.push_back("--priority=" + priority);
+  auto peer = child::spawn(argv);
+  EXPECT_TRUE(wait_for_port(port, 5s)) << peer->read_all(200ms);
+  return peer;
+}
+
+class OpensslServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_program("openssl")) GTEST_SKIP() << "openssl (the command) is not installed";
+  }
+};
+
+TEST_F(OpensslServer, RsaOnlyServerRefusesStrictWithHandshakeFailure) {
+  const std::uint16_t port = free_port();
+  auto peer = start_s_server(port, {"-tls1_2", "-cipher", "AES128-GCM-SHA256"});
+  client_run run = connect_to(port, client_config(profile::strict));
+  ASSERT_TRUE(run.e);
+  EXPECT_EQ(run.result.status, tls_status::error);
+  EXPECT_EQ(run.result.error, errc::handshake_failure) << name_of(run.result.error) << ": " << run.e->failure().text;
+  EXPECT_EQ(run.e->failure().alert_received, 40);
+}
+
+TEST_F(OpensslServer, RsaOnlyServerAcceptsLegacyWithPlainRsa) {
+  if (!backend_under_test().caps().rsa_key_exchange) GTEST_SKIP() << "no RSA key exchange in this backend";
+  const std::uint16_t port = free_port();
+  auto peer = start_s_server(port, {"-tls1_2", "-cipher", "AES128-GCM-SHA256"});
+  client_run run = connect_to(port, client_config(profile::legacy));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  const session_info s = run.e->session();
+  EXPECT_EQ(s.version, tls_version::tls1_2);
+  EXPECT_EQ(s.cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+  EXPECT_EQ(s.key_exchange, "RSA");
+  EXPECT_FALSE(s.forward_secret);
+  EXPECT_TRUE(s.group.empty());
+  EXPECT_TRUE(s.verified);
+  EXPECT_EQ(run.e->close().status, tls_status::ok);
+}
+
+TEST_F(OpensslServer, DefaultServerGetsTheBestVersionWithStrict) {
+  const std::uint16_t port = free_port();
+  auto peer = start_s_server(port, {});
+  client_run run = connect_to(port, client_config(profile::strict));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  const session_info s = run.e->session();
+  EXPECT_EQ(s.version, backend_under_test().caps().tls13 ? tls_version::tls1_3 : tls_version::tls1_2);
+  EXPECT_TRUE(s.forward_secret);
+  EXPECT_EQ(s.group, "x25519");
+  EXPECT_TRUE(s.verified);
+}
+
+TEST_F(OpensslServer, Tls11OnlyServerIsProtocolVersion) {
+  const std::uint16_t port = free_port();
+  auto peer = start_s_server(port, {"-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"});
+  client_run run = connect_to(port, client_config(profile::strict));
+  ASSERT_TRUE(run.e);
+  EXPECT_EQ(run.result.status, tls_status::error);
+  EXPECT_EQ(run.result.error, errc::protocol_version) << name_of(run.result.error) << ": " << run.e->failure().text;
+}
+
+class GnutlsServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_program("gnutls-serv")) GTEST_SKIP() << "gnutls-serv (gnutls-bin) is not installed";
+  }
+};
+
+TEST_F(GnutlsServer, DefaultServerGetsTheBestVersionWithStrictAndEchoes) {
+  const std::uint16_t port = free_port();
+  auto peer = start_gnutls_serv(port, "");
+  client_run run = connect_to(port, client_config(profile::strict));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  const session_info s = run.e->session();
+  EXPECT_EQ(s.version, backend_under_test().caps().tls13 ? tls_version::tls1_3 : tls_version::tls1_2);
+  EXPECT_TRUE(s.forward_secret);
+  EXPECT_TRUE(s.verified);
+  ASSERT_FALSE(engine_write_text(*run.e, "ping\n"));
+  std::string got;
+  ASSERT_FALSE(engine_read_text(*run.e, 5, got));
+  EXPECT_EQ(got, "ping\n");
+  EXPECT_EQ(run.e->close().status, tls_status::ok);
+}
+
+TEST_F(GnutlsServer, RsaOnlyServerRefusesStrict) {
+  const std::uint16_t port = free_port();
+  auto peer = start_gnutls_serv(port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA");
+  client_run run = connect_to(port, client_config(profile::strict));
+  ASSERT_TRUE(run.e);
+  EXPECT_EQ(run.result.status, tls_status::error);
+  EXPECT_EQ(run.result.error, errc::handshake_failure) << name_of(run.result.error) << ": " << run.e->failure().text;
+  EXPECT_EQ(run.e->failure().alert_received, 40);
+}
+
+TEST_F(GnutlsServer, RsaOnlyServerAcceptsLegacyWithPlainRsa) {
+  if (!backend_under_test().caps().rsa_key_exchange) GTEST_SKIP() << "no RSA key exchange in this backend";
+  const std::uint16_t port = free_port();
+  auto peer = start_gnutls_serv(port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA");
+  client_run run = connect_to(port, client_config(profile::legacy));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  const session_info s = run.e->session();
+  EXPECT_EQ(s.key_exchange, "RSA");
+  EXPECT_FALSE(s.forward_secret);
+  EXPECT_EQ(s.cipher.rfind("TLS_RSA_WITH_AES_", 0), 0u) << s.cipher;
+}
+
+// Our server, their client.
+struct server_run {
+  std::unique_ptr<transport> io;
+  std::unique_ptr<engine> e;
+  op_result result;
+};
+
+server_run accept_one(tcp_listener& l, const tls_config& cfg) {
+  server_run run;
+  auto s = server_ctx(cfg);
+  if (!s) return run;
+  auto conn = l.accept(5s, {5s, 5s});
+  EXPECT_TRUE(conn.ok()) << name_of(conn.error());
+  if (!conn) return run;
+  run.io = std::move(*conn);
+  auto e = s->make_engine(*run.io, {});
+  EXPECT_TRUE(e.ok());
+  if (!e) return run;
+  run.e = std::move(*e);
+  run.result = run.e->handshake();
+  return run;
+}
+
+class OpensslClient : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_program("openssl")) GTEST_SKIP() << "openssl (the command) is not installed";
+  }
+  static std::unique_ptr<child> s_client(std::uint16_t port, std::vector<std::string> extra) {
+    std::vector<std::string> argv{"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
+                                  "-servername", "localhost", "-CAfile", cert("ca.pem"), "-verify_return_error"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return child::spawn(argv);
+  }
+};
+
+TEST_F(OpensslClient, RsaOnlyClientIsRefusedByAStrictServer) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto peer = s_client(l->port(), {"-tls1_2", "-cipher", "AES128-GCM-SHA256"});
+  server_run run = accept_one(*l, server_config("server-rsa", profile::strict));
+  ASSERT_TRUE(run.e);
+  EXPECT_EQ(run.result.status, tls_status::error);
+  EXPECT_EQ(run.result.error, errc::handshake_failure) << name_of(run.result.error) << ": " << run.e->failure().text;
+}
+
+TEST_F(OpensslClient, RsaOnlyClientIsServedByALegacyServer) {
+  if (!backend_under_test().caps().rsa_key_exchange) GTEST_SKIP() << "no RSA key exchange in this backend";
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto peer = s_client(l->port(), {"-tls1_2", "-cipher", "AES128-GCM-SHA256"});
+  server_run run = accept_one(*l, server_config("server-rsa", profile::legacy));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  EXPECT_EQ(run.e->session().cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+  EXPECT_EQ(run.e->session().sni, "localhost");
+}
+
+TEST_F(OpensslClient, DefaultClientVerifiesOurServerAndSendsData) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto peer = s_client(l->port(), {"-verify_hostname", "localhost"});
+  server_run run = accept_one(*l, server_config("server-ecdsa"));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  EXPECT_EQ(run.e->session().version, backend_under_test().caps().tls13 ? tls_version::tls1_3 : tls_version::tls1_2);
+  peer->write_stdin("hello from s_client\n");
+  std::string got;
+  ASSERT_FALSE(engine_read_text(*run.e, 20, got));
+  EXPECT_EQ(got, "hello from s_client\n");
+  std::string seen;
+  EXPECT_TRUE(peer->wait_for_output("Verify return code: 0", 5s, &seen)) << seen;
+}
+
+class GnutlsClient : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_program("gnutls-cli")) GTEST_SKIP() << "gnutls-cli (gnutls-bin) is not installed";
+  }
+  static std::unique_ptr<child> gnutls_cli(std::uint16_t port, const std::string& priority) {
+    std::vector<std::string> argv{"gnutls-cli", "127.0.0.1", "-p", std::to_string(port), "--sni-hostname",
+                                  "localhost", "--verify-hostname", "localhost", "--x509cafile", cert("ca.pem")};
+    if (!priority.empty()) argv.push_back("--priority=" + priority);
+    return child::spawn(argv);
+  }
+};
+
+TEST_F(GnutlsClient, DefaultClientVerifiesOurServerAndSendsData) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto peer = gnutls_cli(l->port(), "");
+  server_run run = accept_one(*l, server_config("server-rsa"));
+  ASSERT_TRUE(run.e);
+  ASSERT_EQ(run.result.status, tls_status::ok) << name_of(run.result.error) << ": " << run.e->failure().text;
+  EXPECT_TRUE(run.e->session().forward_secret);
+  EXPECT_EQ(run.e->session().sni, "localhost");
+  peer->write_stdin("hello from gnutls-cli\n");
+  std::string got;
+  ASSERT_FALSE(engine_read_text(*run.e, 22, got));
+  EXPECT_EQ(got, "hello from gnutls-cli\n");
+}
+
+TEST_F(GnutlsClient, RsaOnlyClientIsRefusedByAStrictServer) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto peer = gnutls_cli(l->port(), "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA");
+  server_run run = accept_one(*l, server_config("server-rsa", profile::strict));
+  ASSERT_TRUE(run.e);
+  EXPECT_EQ(run.result.status, tls_status::error);
+  EXPECT_EQ(run.result.error, errc::handshake_failure) << name_of(run.result.error) << ": " << run.e->failure().text;
+}
+
+}  // namespace
+}  // namespace uptls::test

@@ -1,0 +1,118 @@
+// The wire watcher classifies what a peer sent during a handshake. It is fed
+// real byte sequences through a memory pipe, in one piece and byte by byte.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "handshake_watch.hpp"
+
+using namespace uptls;
+using namespace std::chrono_literals;
+using detail::handshake_watch;
+using detail::wire_facts;
+
+namespace {
+
+std::vector<std::byte> raw(std::initializer_list<int> v) {
+  std::vector<std::byte> out;
+  for (int b : v) out.push_back(static_cast<std::byte>(b));
+  return out;
+}
+
+// Sends `wire` to the watched end in slices of `slice` bytes, reads it all.
+wire_facts watch(const std::vector<std::byte>& wire, std::size_t slice, bool then_eof = true) {
+  auto [peer, ours] = make_memory_pipe({200ms, 1 << 20});
+  handshake_watch w(*ours);
+  std::byte buf[64];
+  for (std::size_t off = 0; off < wire.size(); off += slice) {
+    const auto n = std::min(slice, wire.size() - off);
+    EXPECT_FALSE(write_all(*peer, std::span(wire).subspan(off, n)));
+    std::size_t got = 0;
+    while (got < n) {
+      auto r = w.read_some(std::span(buf, std::min<std::size_t>(sizeof buf, n - got)));
+      if (r.status != io_status::ok) break;
+      got += r.bytes;
+    }
+  }
+  if (then_eof) {
+    peer->shutdown_write();
+    (void)w.read_some(buf);
+  }
+  return w.facts();
+}
+
+const auto alert40 = raw({0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28});
+// A (truncated-body) ServerHello record header with a 4-byte body.
+const auto hello = raw({0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00});
+
+}  // namespace
+
+TEST(HandshakeWatch, FatalAlertFirstIsRecorded) {
+  for (std::size_t slice : {alert40.size(), std::size_t{1}, std::size_t{3}}) {
+    const auto f = watch(alert40, slice);
+    EXPECT_EQ(f.first_alert, 40) << "slice " << slice;
+    EXPECT_FALSE(f.handshake_seen);
+    EXPECT_FALSE(f.not_tls);
+    EXPECT_TRUE(f.any_byte);
+    EXPECT_TRUE(f.eof);
+  }
+}
+
+TEST(HandshakeWatch, AlertAfterServerHelloIsNotAFirstAlert) {
+  auto wire = hello;
+  wire.insert(wire.end(), alert40.begin(), alert40.end());
+  for (std::size_t slice : {wire.size(), std::size_t{1}}) {
+    const auto f = watch(wire, slice);
+    EXPECT_TRUE(f.handshake_seen);
+    EXPECT_EQ(f.first_alert, -1);
+  }
+}
+
+TEST(HandshakeWatch, WarningAlertIsNotFatal) {
+  const auto f = watch(raw({0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00}), 7);
+  EXPECT_EQ(f.first_alert, -1);
+}
+
+TEST(HandshakeWatch, Insufficient71IsRecorded) {
+  EXPECT_EQ(watch(raw({0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 71}), 2).first_alert, 71);
+}
+
+TEST(HandshakeWatch, PlaintextGreetingIsNotTls) {
+  const std::string smtp = "220 mail.example ESMTP\r\n";
+  std::vector<std::byte> wire(reinterpret_cast<const std::byte*>(smtp.data()),
+                              reinterpret_cast<const std::byte*>(smtp.data()) + smtp.size());
+  const auto f = watch(wire, 4);
+  EXPECT_TRUE(f.not_tls);
+  EXPECT_FALSE(f.handshake_seen);
+}
+
+TEST(HandshakeWatch, WrongMajorVersionIsNotTls) {
+  EXPECT_TRUE(watch(raw({0x16, 0x02, 0x00, 0x00, 0x01, 0x00}), 6).not_tls);
+}
+
+TEST(HandshakeWatch, SilentCloseIsEofWithoutBytes) {
+  const auto f = watch({}, 1);
+  EXPECT_TRUE(f.eof);
+  EXPECT_FALSE(f.any_byte);
+  EXPECT_EQ(f.first_alert, -1);
+}
+
+TEST(HandshakeWatch, TransportErrorIsKept) {
+  auto [peer, ours] = make_memory_pipe({30ms, 1024});
+  handshake_watch w(*ours);
+  std::byte buf[4];
+  (void)w.read_some(buf);
+  EXPECT_EQ(w.facts().transport_error, errc::timeout);
+}
+
+TEST(HandshakeWatch, StoppedWatchOnlyForwards) {
+  auto [peer, ours] = make_memory_pipe({200ms, 1024});
+  handshake_watch w(*ours);
+  w.stop();
+  ASSERT_FALSE(write_all(*peer, alert40));
+  std::byte buf[16];
+  EXPECT_EQ(w.read_some(buf).bytes, alert40.size());
+  EXPECT_EQ(w.facts().first_alert, -1);
+  EXPECT_FALSE(w.facts().any_byte);
+}
