@@ -11,14 +11,14 @@ namespace {
 
 constexpr uptls::socket_options socket_opts{std::chrono::seconds(10), std::chrono::seconds(20)};
 
-std::string describe(std::error_code ec, const uptls::failure_info* why = nullptr) {
+std::string explain(std::error_code ec, const uptls::failure_info* why = nullptr) {
   std::string out = ec.message() + " (" + std::string(ec.category().name()) + ")";
   if (why != nullptr && !why->text.empty()) out += ": " + why->text;
   return out;
 }
 
 void check(std::error_code ec, const std::string& what) {
-  if (ec) fail(what + ": " + describe(ec));
+  if (ec) fail(what + ": " + explain(ec));
 }
 
 class uptls_connection final : public connection {
@@ -30,11 +30,11 @@ class uptls_connection final : public connection {
   std::string read_line_plain() override { return read_line(); }
   void start_tls() override {
     const std::error_code ec = s_.start_tls(ctx_, peer_);
-    if (ec) fail("handshake: " + describe(ec, &s_.last_failure()));
+    if (ec) fail("handshake: " + explain(ec, &s_.last_failure()));
   }
   std::size_t read(std::span<std::byte> buf) override {
     auto r = s_.read_some(buf);
-    if (!r) fail("read: " + describe(r.error(), &s_.last_failure()));
+    if (!r) fail("read: " + explain(r.error(), &s_.last_failure()));
     return *r;
   }
   void write(std::span<const std::byte> buf) override { check(s_.write(buf), "write"); }
@@ -147,7 +147,7 @@ class uptls_impl final : public implementation {
     auto made = backend_->make_context(cfg, side);
     if (made) return std::move(made).value();
     if (made.error() == uptls::errc::unsupported) throw unsupported("backend refused the config: unsupported");
-    fail("make_context: " + describe(made.error()));
+    fail("make_context: " + explain(made.error()));
   }
 
   const uptls::backend* backend_ = nullptr;
