@@ -18,22 +18,34 @@ void check(int ok, const std::string& what) {
   if (ok != 1) fail(what + ": " + openssl_errors());
 }
 
-// Both sides get the same pin, so the suite cannot depend on whose list wins.
-void pin_cipher(SSL_CTX* ctx, cipher_family c) {
+// The TLS 1.2 suites of one bulk cipher, forward secret and plain RSA; and its
+// TLS 1.3 suite. Both sides get the same pin, so the suite cannot depend on
+// whose list wins.
+struct pinned {
+  const char* ecdhe;
+  const char* rsa;  // empty: no such RSA key exchange suite
+  const char* tls13;
+};
+
+pinned suites_of(cipher_family c) {
   switch (c) {
     case cipher_family::aes128gcm:
-      check(SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256"), "ciphersuites");
-      check(SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"), "cipher list");
-      break;
+      return {"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", "AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"};
     case cipher_family::aes256gcm:
-      check(SSL_CTX_set_ciphersuites(ctx, "TLS_AES_256_GCM_SHA384"), "ciphersuites");
-      check(SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"), "cipher list");
-      break;
+      return {"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384", "AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384"};
     case cipher_family::chacha20:
-      check(SSL_CTX_set_ciphersuites(ctx, "TLS_CHACHA20_POLY1305_SHA256"), "ciphersuites");
-      check(SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"), "cipher list");
-      break;
+      return {"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305", "", "TLS_CHACHA20_POLY1305_SHA256"};
   }
+  fail("unknown cipher");
+}
+
+// The TLS 1.2 cipher list for this side of this setup.
+std::string tls12_list(const setup& s, bool server) {
+  const std::string ecdhe = s.cipher ? suites_of(*s.cipher).ecdhe : strict_tls12;
+  const std::string rsa = s.cipher ? suites_of(*s.cipher).rsa : rsa_kx_suites;
+  if (!s.rsa_kx) return ecdhe;
+  if (rsa.empty()) throw unsupported("no RSA key exchange suite with this cipher");
+  return server ? rsa : ecdhe + ":" + rsa;
 }
 
 class ossl_connection final : public fd_connection {
@@ -145,16 +157,10 @@ std::string openssl_errors() {
 void configure_openssl_ctx(SSL_CTX* ctx, const setup& s, bool server) {
   check(SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION), "min version");
   check(SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384"), "groups");
-  if (server && s.rsa_kx) {
-    // The legacy server that only does RSA key exchange (TLS 1.2, no ECDHE).
-    check(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION), "max version");
-    check(SSL_CTX_set_cipher_list(ctx, rsa_kx_suites), "cipher list");
-  } else if (!server && s.rsa_kx) {
-    check(SSL_CTX_set_cipher_list(ctx, (std::string(strict_tls12) + ":" + rsa_kx_suites).c_str()), "cipher list");
-  } else {
-    check(SSL_CTX_set_cipher_list(ctx, strict_tls12), "cipher list");
-  }
-  if (s.cipher) pin_cipher(ctx, *s.cipher);
+  // The legacy server that only does RSA key exchange speaks TLS 1.2 only.
+  if (server && s.rsa_kx) check(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION), "max version");
+  check(SSL_CTX_set_cipher_list(ctx, tls12_list(s, server).c_str()), "cipher list");
+  if (s.cipher) check(SSL_CTX_set_ciphersuites(ctx, suites_of(*s.cipher).tls13), "ciphersuites");
   if (!server && s.version) {
     const int v = *s.version == tls_ver::tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
     check(SSL_CTX_set_min_proto_version(ctx, v), "min version");
