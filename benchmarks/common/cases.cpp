@@ -197,53 +197,77 @@ void run_bulk(implementation& impl, const options& o, json& result) {
   });
 }
 
-void smtp_server_dialogue(connection& c) {
-  c.write_plain("220 localhost ESMTP ready\r\n");
-  expect_prefix(c.read_line_plain(), "EHLO ");
-  c.write_plain("250-localhost\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 STARTTLS\r\n");
-  expect_prefix(c.read_line_plain(), "STARTTLS");
-  c.write_plain("220 2.0.0 Ready to start TLS\r\n");
-  c.start_tls();
-  expect_prefix(c.read_line(), "EHLO ");
-  const std::string_view reply = "250-localhost\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
-  c.write(std::as_bytes(std::span(reply.data(), reply.size())));
+smtp_script hand_script() {
+  return {"220 localhost ESMTP ready", "EHLO client.localhost", {"localhost", "PIPELINING", "8BITMIME", "STARTTLS"},
+          "220 2.0.0 Ready to start TLS", {"localhost", "PIPELINING", "8BITMIME"}, "221 2.0.0 Bye"};
 }
 
-void smtp_client_dialogue(connection& c) {
-  const auto plain = [&] { return c.read_line_plain(); };
+smtp_script library_script() {
+  const std::vector<std::string> base = {"localhost greets localhost", "SIZE 10485760", "8BITMIME",
+                                         "ENHANCEDSTATUSCODES", "PIPELINING"};
+  std::vector<std::string> plain = base;
+  plain.emplace_back("STARTTLS");
+  plain.emplace_back("HELP");
+  std::vector<std::string> tls = base;
+  tls.emplace_back("HELP");
+  return {"220 localhost ESMTP uptls", "EHLO localhost", plain, "220 2.0.0 Ready to start TLS", tls,
+          "221 2.0.0 localhost closing connection"};
+}
+
+namespace {
+
+std::string reply_text(std::string_view code, const std::vector<std::string>& lines) {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out.append(code).append(i + 1 == lines.size() ? " " : "-").append(lines[i]).append("\r\n");
+  }
+  return out;
+}
+
+void write_text(connection& c, const std::string& text) { c.write(std::as_bytes(std::span(text.data(), text.size()))); }
+
+}  // namespace
+
+void connection::smtp_serve(const smtp_script& script) {
+  write_plain(script.greeting + "\r\n");
+  expect_prefix(read_line_plain(), "EHLO ");
+  write_plain(reply_text("250", script.caps));
+  expect_prefix(read_line_plain(), "STARTTLS");
+  write_plain(script.ready + "\r\n");
+  start_tls();
+  expect_prefix(read_line(), "EHLO ");
+  write_text(*this, reply_text("250", script.caps_tls));
+  expect_prefix(read_line(), "QUIT");
+  write_text(*this, script.bye + "\r\n");
+}
+
+void connection::smtp_open(const smtp_script& script) {
+  const auto plain = [&] { return read_line_plain(); };
   (void)read_reply(plain, "220");
-  c.write_plain("EHLO client.localhost\r\n");
+  write_plain(script.ehlo + "\r\n");
   const auto caps = read_reply(plain, "250");
   if (std::find(caps.begin(), caps.end(), "STARTTLS") == caps.end()) fail("SMTP: STARTTLS not offered");
-  c.write_plain("STARTTLS\r\n");
+  write_plain("STARTTLS\r\n");
   (void)read_reply(plain, "220");
-  c.start_tls();
-  const std::string_view ehlo = "EHLO client.localhost\r\n";
-  c.write(std::as_bytes(std::span(ehlo.data(), ehlo.size())));
-  (void)read_reply([&] { return c.read_line(); }, "250");
+  start_tls();
+  write_text(*this, script.ehlo + "\r\n");
+  (void)read_reply([&] { return read_line(); }, "250");
 }
 
-void smtp_server_quit(connection& c) {
-  expect_prefix(c.read_line(), "QUIT");
-  const std::string_view bye = "221 2.0.0 Bye\r\n";
-  c.write(std::as_bytes(std::span(bye.data(), bye.size())));
-}
-
-void smtp_client_quit(connection& c) {
-  const std::string_view quit = "QUIT\r\n";
-  c.write(std::as_bytes(std::span(quit.data(), quit.size())));
-  (void)read_reply([&] { return c.read_line(); }, "221");
+void connection::smtp_quit(const smtp_script& /*script*/) {
+  write_text(*this, "QUIT\r\n");
+  (void)read_reply([&] { return read_line(); }, "221");
 }
 
 void run_starttls(implementation& impl, const options& o, json& result) {
   auto server = impl.make_server(o.tls);
   auto client = impl.make_client(o.tls);
   auto conn = connector::make(o.transport);
+  const smtp_script script = o.tls.smtp_library ? library_script() : hand_script();
   worker st([&] {
     for (int fd; (fd = conn->accept()) >= 0;) {
       auto c = server->attach(fd);
-      smtp_server_dialogue(*c);
-      smtp_server_quit(*c);
+      c->smtp_serve(script);
       c->close();
     }
   });
@@ -254,11 +278,11 @@ void run_starttls(implementation& impl, const options& o, json& result) {
     for (std::size_t i = 0; i < o.count + warm_up; ++i) {
       const auto t0 = clk::now();
       auto c = client->attach(conn->connect());
-      smtp_client_dialogue(*c);
+      c->smtp_open(script);
       const auto t1 = clk::now();
       if (i >= warm_up) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
       f = c->negotiated();
-      smtp_client_quit(*c);
+      c->smtp_quit(script);
       c->close();
     }
     put_facts(result, f);

@@ -25,13 +25,10 @@ void run_bulk(implementation& impl, const options& o, json& result);
 void run_starttls(implementation& impl, const options& o, json& result);
 void run_idle_heap(implementation& impl, const options& o, json& result);
 
-// The SMTP exchange up to the first reply over TLS (RFC 3207), written by hand
-// so that every implementation sends the same bytes.
-void smtp_server_dialogue(connection& c);
-void smtp_client_dialogue(connection& c);
-// After the timed part: QUIT and its reply.
-void smtp_server_quit(connection& c);
-void smtp_client_quit(connection& c);
+// The exchange written by hand for the stream, and the one that matches, byte
+// for byte, what uptls's SMTP library (uptls/smtp.hpp) says on each side.
+smtp_script hand_script();
+smtp_script library_script();
 
 // Writes facts into result (version, cipher, group, resumed).
 void put_facts(json& result, const facts& f);

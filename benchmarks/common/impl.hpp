@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bench {
 
@@ -32,6 +33,18 @@ struct setup {
   bool resumption = false;          // client: offer the last session
   bool release_buffers = false;     // both sides: free record buffers while idle
   std::string host = "localhost";   // the name the client checks (SNI and certificate)
+  bool smtp_library = false;        // starttls: uptls's SMTP dialogue library instead of the stream by hand
+};
+
+// The lines of the SMTP exchange in the starttls case (RFC 3207), without CRLF.
+// A multi-line reply goes out in one write, as a hand-written server sends it.
+struct smtp_script {
+  std::string greeting;
+  std::string ehlo;                   // the client's EHLO command
+  std::vector<std::string> caps;      // EHLO reply before TLS, STARTTLS among them
+  std::string ready;                  // the go-ahead
+  std::vector<std::string> caps_tls;  // EHLO reply over TLS
+  std::string bye;                    // the reply to QUIT
 };
 
 // Why a case cannot run with an implementation (reported, not an error).
@@ -65,6 +78,13 @@ class connection {
   virtual facts negotiated() = 0;
   // Sends close_notify (without waiting for the peer's) and closes the socket.
   virtual void close() = 0;
+
+  // The starttls case. Server: the whole session up to QUIT. Client: greeting to
+  // the first EHLO reply over TLS, then QUIT. By default the script over the
+  // calls above; an implementation with its own SMTP library may use that.
+  virtual void smtp_serve(const smtp_script& script);
+  virtual void smtp_open(const smtp_script& script);
+  virtual void smtp_quit(const smtp_script& script);
 };
 
 // One role's compiled configuration, shared by the connections it makes.

@@ -3,7 +3,7 @@
 //                handshake-tls12-rsa-kx | resume-tls13 | resume-tls12 | bulk | starttls | idle-heap
 //   --transport unix|tcp   --certs DIR   --seconds S   --min-count N   --bytes N   --write N
 //   --count N   --cipher aes128gcm|aes256gcm|chacha20   --version 1.2|1.3   --leaf NAME
-//   --release-buffers   --timeout S   --backend NAME   --info
+//   --release-buffers   --smtp-library   --timeout S   --backend NAME   --info
 // It prints one JSON object on stdout.
 #include <signal.h>
 #include <unistd.h>
@@ -78,6 +78,7 @@ options parse(int argc, char** argv, bool& info, std::string& backend) {
     else if (a == "--count") o.count = parse_size(value());
     else if (a == "--leaf") leaf = value();
     else if (a == "--release-buffers") o.tls.release_buffers = true;
+    else if (a == "--smtp-library") o.tls.smtp_library = true;
     else if (a == "--info") info = true;
     else if (a == "--backend") backend = value();
     else if (a == "--timeout") (void)value();  // read in main

@@ -118,7 +118,7 @@ class gtls_connection final : public fd_connection {
     facts f;
     const char* v = gnutls_protocol_get_name(gnutls_protocol_get_version(session_));
     f.version = v != nullptr ? v : "";
-    if (f.version.rfind("TLS1.", 0) == 0) f.version.insert(3, "v");
+    if (f.version.rfind("TLS1.", 0) == 0) f.version = "TLSv" + f.version.substr(3);
     const char* c = gnutls_ciphersuite_get(session_);
     f.cipher = c != nullptr ? c : "";
     const char* g = gnutls_group_get_name(gnutls_group_get(session_));

@@ -1,9 +1,11 @@
 // uptls through its public API only: a backend picked at run time with
 // uptls::find_backend, profiles instead of cipher strings, uptls::stream on a
 // socket_transport for every connection.
+#include <optional>
 #include <string>
 
 #include "bench.hpp"
+#include "uptls/smtp.hpp"
 #include "uptls/uptls.hpp"
 
 namespace bench {
@@ -23,48 +25,81 @@ void check(std::error_code ec, const std::string& what) {
 
 class uptls_connection final : public connection {
  public:
-  uptls_connection(int fd, std::shared_ptr<const uptls::context> ctx, uptls::peer_options peer)
-      : s_(std::make_unique<uptls::socket_transport>(fd, socket_opts)), ctx_(std::move(ctx)), peer_(std::move(peer)) {}
+  uptls_connection(int fd, std::shared_ptr<const uptls::context> ctx, uptls::peer_options peer, bool smtp_library)
+      : s_(std::in_place, std::make_unique<uptls::socket_transport>(fd, socket_opts), uptls::smtp::line_limits()),
+        ctx_(std::move(ctx)),
+        peer_(std::move(peer)),
+        smtp_library_(smtp_library) {}
 
-  void write_plain(std::string_view text) override { check(s_.write(text), "write"); }
+  void write_plain(std::string_view text) override { check(st().write(text), "write"); }
   std::string read_line_plain() override { return read_line(); }
   void start_tls() override {
-    const std::error_code ec = s_.start_tls(ctx_, peer_);
-    if (ec) fail("handshake: " + explain(ec, &s_.last_failure()));
+    const std::error_code ec = st().start_tls(ctx_, peer_);
+    if (ec) fail("handshake: " + explain(ec, &st().last_failure()));
   }
   std::size_t read(std::span<std::byte> buf) override {
-    auto r = s_.read_some(buf);
-    if (!r) fail("read: " + explain(r.error(), &s_.last_failure()));
+    auto r = st().read_some(buf);
+    if (!r) fail("read: " + explain(r.error(), &st().last_failure()));
     return *r;
   }
-  void write(std::span<const std::byte> buf) override { check(s_.write(buf), "write"); }
+  void write(std::span<const std::byte> buf) override { check(st().write(buf), "write"); }
   std::string read_line() override {
     std::string line;
-    check(s_.read_line(line), "read_line");
+    check(st().read_line(line), "read_line");
     return line;
   }
   facts negotiated() override {
-    const uptls::session_info* i = s_.session();
+    const uptls::session_info* i = st().session();
     if (i == nullptr) fail("no session");
     return {std::string(uptls::to_string(i->version)), i->cipher, i->group, i->resumed};
   }
-  void close() override { (void)s_.close(); }
+  void close() override {
+    if (s_ || client_) (void)st().close();
+  }
+
+  // With --smtp-library the starttls case runs uptls::smtp's own dialogues.
+  void smtp_serve(const smtp_script& script) override {
+    if (!smtp_library_) return connection::smtp_serve(script);
+    uptls::smtp::server_options opts;
+    opts.tls = ctx_;
+    uptls::stream s = std::move(*s_);
+    s_.reset();
+    check(uptls::smtp::serve(std::move(s), opts, [](const uptls::smtp::message&) {}), "smtp::serve");
+  }
+  void smtp_open(const smtp_script& script) override {
+    if (!smtp_library_) return connection::smtp_open(script);
+    client_.emplace(std::move(*s_), uptls::smtp::client_options{});
+    s_.reset();
+    const std::error_code ec = client_->open(ctx_, peer_);
+    if (ec) fail("smtp::client::open: " + explain(ec, &st().last_failure()));
+  }
+  void smtp_quit(const smtp_script& script) override {
+    if (!smtp_library_) return connection::smtp_quit(script);
+    check(client_->quit(), "smtp::client::quit");
+  }
 
  private:
-  uptls::stream s_;
+  uptls::stream& st() { return client_ ? client_->connection() : *s_; }
+
+  std::optional<uptls::stream> s_;
+  std::optional<uptls::smtp::client> client_;
   std::shared_ptr<const uptls::context> ctx_;
   uptls::peer_options peer_;
+  bool smtp_library_;
 };
 
 class uptls_endpoint final : public endpoint {
  public:
-  uptls_endpoint(std::shared_ptr<const uptls::context> ctx, uptls::peer_options peer)
-      : ctx_(std::move(ctx)), peer_(std::move(peer)) {}
-  std::unique_ptr<connection> attach(int fd) override { return std::make_unique<uptls_connection>(fd, ctx_, peer_); }
+  uptls_endpoint(std::shared_ptr<const uptls::context> ctx, uptls::peer_options peer, bool smtp_library)
+      : ctx_(std::move(ctx)), peer_(std::move(peer)), smtp_library_(smtp_library) {}
+  std::unique_ptr<connection> attach(int fd) override {
+    return std::make_unique<uptls_connection>(fd, ctx_, peer_, smtp_library_);
+  }
 
  private:
   std::shared_ptr<const uptls::context> ctx_;
   uptls::peer_options peer_;
+  bool smtp_library_;
 };
 
 class uptls_impl final : public implementation {
@@ -111,7 +146,7 @@ class uptls_impl final : public implementation {
     cfg.cert_file = s.certs + "/" + s.leaf + ".pem";
     cfg.key_file = s.certs + "/" + s.leaf + ".key";
     cfg.resumption = true;  // the default: servers issue tickets in every case, as the baselines do
-    return std::make_unique<uptls_endpoint>(compile(cfg, uptls::role::server), uptls::peer_options{});
+    return std::make_unique<uptls_endpoint>(compile(cfg, uptls::role::server), uptls::peer_options{}, s.smtp_library);
   }
 
   std::unique_ptr<endpoint> make_client(const setup& s) override {
@@ -124,7 +159,8 @@ class uptls_impl final : public implementation {
     }
     if (s.version == tls_ver::tls13) cfg.min_version = uptls::tls_version::tls1_3;
     if (s.version == tls_ver::tls12) cfg.max_version = uptls::tls_version::tls1_2;
-    return std::make_unique<uptls_endpoint>(compile(cfg, uptls::role::client), uptls::peer_options{s.host});
+    return std::make_unique<uptls_endpoint>(compile(cfg, uptls::role::client), uptls::peer_options{s.host},
+                                            s.smtp_library);
   }
 
  private:
