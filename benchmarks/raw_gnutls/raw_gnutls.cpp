@@ -168,7 +168,9 @@ class gtls_endpoint final : public endpoint {
 };
 
 gtls_connection::gtls_connection(int fd, gtls_endpoint& ep) : fd_connection(fd), ep_(ep) {
-  check(gnutls_init(&session_, ep.server_ ? GNUTLS_SERVER : GNUTLS_CLIENT), "gnutls_init");
+  // A client that will not resume asks for no ticket, as uptls's does.
+  const unsigned no_tickets = !ep.server_ && !ep.setup_.resumption ? GNUTLS_NO_TICKETS : 0;
+  check(gnutls_init(&session_, (ep.server_ ? GNUTLS_SERVER : GNUTLS_CLIENT) | no_tickets), "gnutls_init");
   check(gnutls_priority_set(session_, ep.prio_), "priority");
   check(gnutls_credentials_set(session_, GNUTLS_CRD_CERTIFICATE, ep.cred_), "credentials");
   if (ep.server_) {

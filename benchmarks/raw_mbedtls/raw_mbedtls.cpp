@@ -8,6 +8,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
@@ -115,6 +116,7 @@ class mtls_endpoint final : public endpoint {
     mbedtls_x509_crt_init(&crt_);
     mbedtls_pk_init(&key_);
     mbedtls_ssl_ticket_init(&ticket_);
+    mbedtls_ssl_cache_init(&cache_);
     mbedtls_ssl_session_init(&saved_);
     if (s.version == tls_ver::tls13) throw unsupported("mbedTLS 2.28 has no TLS 1.3");
     check(mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, nullptr, 0), "DRBG");
@@ -132,7 +134,12 @@ class mtls_endpoint final : public endpoint {
       check(mbedtls_ssl_ticket_setup(&ticket_, mbedtls_ctr_drbg_random, &drbg_, MBEDTLS_CIPHER_AES_256_GCM, 86400),
             "tickets");
       mbedtls_ssl_conf_session_tickets_cb(&conf_, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &ticket_);
+      // And a session-id cache for clients without tickets, as uptls's server has.
+      mbedtls_ssl_conf_session_cache(&conf_, &cache_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
     } else {
+      // A client that will not resume asks for no ticket, as uptls's does.
+      mbedtls_ssl_conf_session_tickets(&conf_, s.resumption ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
+                                                            : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
       check(mbedtls_x509_crt_parse_file(&ca_, (s.certs + "/ca.pem").c_str()), "CA file");
       mbedtls_ssl_conf_ca_chain(&conf_, &ca_, nullptr);
       mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -145,6 +152,7 @@ class mtls_endpoint final : public endpoint {
   }
   ~mtls_endpoint() override {
     mbedtls_ssl_session_free(&saved_);
+    mbedtls_ssl_cache_free(&cache_);
     mbedtls_ssl_ticket_free(&ticket_);
     mbedtls_pk_free(&key_);
     mbedtls_x509_crt_free(&crt_);
@@ -165,6 +173,7 @@ class mtls_endpoint final : public endpoint {
   mbedtls_x509_crt crt_;
   mbedtls_pk_context key_;
   mbedtls_ssl_ticket_context ticket_;
+  mbedtls_ssl_cache_context cache_;
   mbedtls_ssl_session saved_;  // client: the last session, for resumption
   bool have_saved_ = false;
   int verified_ = 0;

@@ -174,6 +174,8 @@ void configure_openssl_ctx(SSL_CTX* ctx, const setup& s, bool server) {
     check(SSL_CTX_load_verify_locations(ctx, (s.certs + "/ca.pem").c_str(), nullptr), "CA file");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_session_cache_mode(ctx, s.resumption ? SSL_SESS_CACHE_CLIENT : SSL_SESS_CACHE_OFF);
+    // A client that will not resume asks for no ticket, as uptls's does.
+    if (!s.resumption) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   }
 }
 
