@@ -79,6 +79,10 @@ class client {
   // For a stream that is already TLS (implicit TLS, port 465): greeting + EHLO.
   // errc::usage on a plaintext stream.
   std::error_code open_implicit();
+  // For a stream upgraded elsewhere after starttls_prelude (the fallback ladder,
+  // connect_with_fallback): EHLO over TLS only, no greeting (it came before the
+  // upgrade). errc::usage on a plaintext stream.
+  std::error_code open_upgraded();
   // MAIL FROM, RCPT TO for each recipient, DATA with dot-stuffing (line ends become
   // CRLF). A refused command gives an error in reply_category() with its code;
   // errc::usage before open() or for an address with CR, LF, '<' or '>';

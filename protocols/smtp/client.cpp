@@ -115,6 +115,13 @@ std::error_code client::open_implicit() {
   return ehlo();
 }
 
+std::error_code client::open_upgraded() {
+  if (opened_ || error_) return errc::usage;
+  if (!s_.is_tls()) return errc::usage;
+  opened_ = true;
+  return ehlo();
+}
+
 std::error_code client::send_mail(std::string_view from, const std::vector<std::string>& to, std::string_view data) {
   if (error_) return error_;
   if (!opened_ || (!s_.is_tls() && !tls_skipped_)) return errc::usage;
