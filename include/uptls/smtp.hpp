@@ -74,7 +74,8 @@ class client {
   // required: never continues in plaintext (errc::starttls_not_offered,
   // starttls_refused, or the handshake's error), and nothing but EHLO/STARTTLS was
   // sent. opportunistic: goes on in plaintext only when STARTTLS is not offered,
-  // and says so (tls_skipped() and a "*" trace line). errc::usage when called twice.
+  // and says so (tls_skipped() and a "*" trace line). errc::usage when called twice;
+  // a null tls is a broken contract. On failure the connection is closed.
   std::error_code open(std::shared_ptr<const context> tls, const peer_options& peer);
   // For a stream that is already TLS (implicit TLS, port 465): greeting + EHLO.
   // errc::usage on a plaintext stream.
