@@ -77,6 +77,8 @@ class stream {
   std::error_code fill();
   std::error_code fail(std::error_code ec);
   std::error_code fail(errc e) { return fail(make_error_code(e)); }
+  std::error_code tls_failed(const op_result& r);
+  void close_after_failure();
 
   std::unique_ptr<transport> io_;
   std::unique_ptr<transport> watch_;  // records the server's first records during the handshake
