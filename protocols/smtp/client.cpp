@@ -93,7 +93,8 @@ std::error_code client::open(std::shared_ptr<const context> tls, const peer_opti
   if (!ec) {
     if (const std::error_code hec = s_.start_tls(std::move(tls), peer)) {
       if (opts_.trace) opts_.trace("*", "TLS handshake failed: " + hec.message());
-      return fail(hec);  // the stream has closed the connection
+      (void)s_.close();  // also after an injection, which leaves the socket open
+      return fail(hec);
     }
     if (opts_.trace) {
       const session_info& info = *s_.session();

@@ -106,6 +106,7 @@ TEST(SmtpClient, PreludeReportsPreTlsCapabilities) {
 // A server that answers EHLO without STARTTLS, then records all it gets until EOF.
 struct no_starttls_server {
   std::string received;
+  bool closed_by_client = false;
   void operator()(std::unique_ptr<socket_transport> conn) {
     raw_write(*conn, "220 plain ESMTP\r\n");
     std::byte buf[512];
@@ -116,7 +117,7 @@ struct no_starttls_server {
       got.append(reinterpret_cast<const char*>(buf), r.bytes);
     }
     raw_write(*conn, "250-plain\r\n250-SIZE 100\r\n250 8BITMIME\r\n");
-    received = got + drain(*conn);
+    received = got + drain(*conn, &closed_by_client);
   }
 };
 
@@ -132,6 +133,7 @@ TEST(SmtpClient, RequiredStopsWhenStarttlsIsNotOffered) {
   EXPECT_NE(c.send_mail("a@example.org", {"b@example.org"}, "secret\r\n"), std::error_code{});
   srv.join();
   EXPECT_EQ(script.received, "EHLO localhost\r\n");
+  EXPECT_TRUE(script.closed_by_client);
 }
 
 TEST(SmtpClient, OpportunisticGoesOnInPlaintextAndSaysSo) {
@@ -219,7 +221,8 @@ TEST(SmtpClient, HandshakeFailureAfterGoAheadSendsNothingMore) {
   trace_log log;
   client c(connect_to(srv.port()), client_options{"localhost", tls_mode::required, log.fn()});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::cert_expired));
-  EXPECT_EQ(c.connection().current(), stream::state::failed);
+  EXPECT_EQ(c.connection().error(), make_error_code(errc::cert_expired));
+  EXPECT_FALSE(c.connection().is_tls());
   EXPECT_NE(c.send_mail("a@example.org", {"b@example.org"}, "x\r\n"), std::error_code{});
   EXPECT_NE(c.quit(), std::error_code{});
   srv.join();

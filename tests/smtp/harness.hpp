@@ -115,12 +115,15 @@ inline stream connect_to(std::uint16_t port, socket_options opts = quick()) {
   return stream(std::move(t).value(), uptls::smtp::line_limits());
 }
 
-// Everything the peer sends until it closes (or the timeout), as text.
-inline std::string drain(transport& t) {
+// Everything the peer sends until it closes (or the timeout), as text. closed
+// (optional) tells whether it ended on the peer's EOF rather than an error or timeout.
+inline std::string drain(transport& t, bool* closed = nullptr) {
   std::string all;
   std::byte buf[4096];
+  if (closed != nullptr) *closed = false;
   for (int i = 0; i < 10000; ++i) {
     const io_result r = t.read_some(buf);
+    if (r.status == io_status::eof && closed != nullptr) *closed = true;
     if (r.status != io_status::ok) break;
     all.append(reinterpret_cast<const char*>(buf), r.bytes);
   }

@@ -203,6 +203,7 @@ TEST(SmtpSession, OpenUpgradedOnPlaintextIsUsage) {
 // then records whatever the client sends until it closes.
 TEST(SmtpSession, InjectedReplyAfterGoAheadIsRefused) {
   std::string received;
+  bool closed_by_client = false;
   peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
     stream s(std::move(conn));
     std::string line;
@@ -213,15 +214,16 @@ TEST(SmtpSession, InjectedReplyAfterGoAheadIsRefused) {
     (void)s.read_line(line);
     received += line + "\r\n";
     (void)s.write("220 go ahead\r\n250 injected\r\n");
-    received += drain(s.lower());
+    received += drain(s.lower(), &closed_by_client);
   });
   client c(connect_to(srv.port()), client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::plaintext_injection));
   EXPECT_FALSE(c.connection().is_tls());
   EXPECT_EQ(c.connection().error(), make_error_code(errc::plaintext_injection));
   EXPECT_NE(c.send_mail("a@example.org", {"b@example.org"}, "x\r\n"), std::error_code{});
-  (void)c.quit();
   srv.join();
+  EXPECT_TRUE(closed_by_client);  // open() closed it, before quit() or the destructor
+  EXPECT_NE(c.quit(), std::error_code{});
   // Not even a ClientHello went out after STARTTLS.
   EXPECT_EQ(received, "EHLO localhost\r\nSTARTTLS\r\n");
 }

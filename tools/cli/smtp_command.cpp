@@ -57,7 +57,7 @@ void hint_for(const plan& p, std::error_code ec, bool handshake_started) {
 int converse(plan& p, smtp::client& c, std::error_code opened, const args& a) {
   if (opened) {
     print_failure(opened, &c.connection().last_failure());
-    hint_for(p, opened, c.connection().current() == stream::state::failed);
+    hint_for(p, opened, static_cast<bool>(c.connection().error()));
     return 1;
   }
   if (const session_info* s = c.connection().session()) {
