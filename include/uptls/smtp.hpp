@@ -65,7 +65,9 @@ struct client_options {
 // pre-TLS EHLO keyword lines. Transport errors (errc::timeout, eof, ...) as read.
 std::error_code starttls_prelude(stream& s, const client_options& opts, std::vector<std::string>* caps = nullptr);
 
-// An SMTP client session on one connection.
+// An SMTP client session on one connection. Each reply is awaited at most the
+// transport's I/O timeout (socket_options::io_timeout); a silent server gives
+// errc::timeout. After a failure in the dialogue every later call returns it.
 class client {
  public:
   client(stream s, client_options opts);
@@ -136,7 +138,12 @@ struct server_options {
 };
 
 // Serves one connection until QUIT, EOF, error or a fatal protocol violation;
-// every delivered message goes to sink. Returns why it ended: empty on QUIT,
+// every delivered message goes to sink. Give it a stream made with line_limits();
+// lines over 1000 octets are refused with 500 whatever the stream allows. A
+// stream that is already TLS (implicit TLS) is served without STARTTLS. Only
+// CRLF.CRLF ends a message: a bare LF inside message data gets 521 and the end
+// of the session (no SMTP smuggling). A silent client ends the session after the
+// transport's I/O timeout with 421 and errc::timeout. Returns why it ended: empty on QUIT,
 // errc::eof when the client left without QUIT, errc::plaintext_injection when
 // bytes were pipelined behind STARTTLS, errc::protocol_error after too many
 // errors, the handshake's error, or the transport's (errc::timeout, ...).
