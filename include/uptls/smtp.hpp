@@ -52,7 +52,7 @@ struct reply {
 };
 
 struct client_options {
-  std::string ehlo_name = "localhost";
+  std::string ehlo_name = "localhost";  // printable ASCII without spaces, else errc::usage
   tls_mode mode = tls_mode::required;
   trace_fn trace;  // the dialogue log; may be empty
 };

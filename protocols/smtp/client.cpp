@@ -29,6 +29,7 @@ std::error_code read_greeting(stream& s, const trace_fn& trace, reply& r) {
 // starttls_prelude, also telling which reply it read last (the client needs to
 // know whether EHLO itself was refused).
 std::error_code prelude(stream& s, const client_options& opts, std::vector<std::string>* caps, reply& r) {
+  if (!detail::valid_ehlo_name(opts.ehlo_name)) return errc::usage;  // checked before anything is read or sent
   if (const std::error_code ec = read_greeting(s, opts.trace, r)) return ec;
   if (const std::error_code ec = detail::write_line(s, "EHLO " + opts.ehlo_name, opts.trace, "C")) return ec;
   if (const std::error_code ec = detail::read_reply(s, r, opts.trace)) return ec;
@@ -67,6 +68,7 @@ std::error_code client::command(std::string_view line, reply& r) {
 }
 
 std::error_code client::ehlo() {
+  if (!detail::valid_ehlo_name(opts_.ehlo_name)) return fail(errc::usage);
   if (const std::error_code ec = command("EHLO " + opts_.ehlo_name, last_)) return ec;
   if (last_.code != 250) return fail(errc::protocol_error);
   caps_ = keywords(last_);
@@ -107,14 +109,14 @@ std::error_code client::open(std::shared_ptr<const context> tls, const peer_opti
     if (eec) (void)s_.close();
     return eec;
   }
-  if (opts_.trace) opts_.trace("*", "TLS is required and STARTTLS failed (" + ec.message() + "): closing");
-  (void)s_.close();  // required: the session never goes on in plaintext
+  if (opts_.trace) opts_.trace("*", "STARTTLS failed (" + ec.message() + "): closing");
+  (void)s_.close();  // the session never goes on in plaintext after a failed upgrade
   return fail(ec);
 }
 
 std::error_code client::open_implicit() {
   if (opened_ || error_) return errc::usage;
-  if (!s_.is_tls()) return errc::usage;
+  if (!s_.is_tls() || !detail::valid_ehlo_name(opts_.ehlo_name)) return errc::usage;
   opened_ = true;
   if (const std::error_code ec = read_greeting(s_, opts_.trace, last_)) return fail(ec);
   return ehlo();

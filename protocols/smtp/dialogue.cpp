@@ -72,6 +72,11 @@ bool dot_stuff(std::string_view data, std::string& wire) {
   return true;
 }
 
+bool valid_ehlo_name(std::string_view name) noexcept {
+  return !name.empty() && name.size() <= 255 &&
+         std::all_of(name.begin(), name.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 bool valid_path(std::string_view address) noexcept {
   return address.size() <= 256 && address.find_first_of(std::string_view("\r\n<>\0", 5)) == std::string_view::npos;
 }

@@ -34,6 +34,10 @@ std::string_view keyword_of(std::string_view line) noexcept;
 // False (wire unusable) when a line is longer than max_line - 2 octets.
 bool dot_stuff(std::string_view data, std::string& wire);
 
+// Whether a name can follow EHLO/HELO: 1 to 255 printable ASCII octets, no space
+// (nothing that could end the command line and start another).
+bool valid_ehlo_name(std::string_view name) noexcept;
+
 // Whether an address can go between <> unchanged: no CR, LF, NUL, '<', '>', and
 // at most 256 octets (RFC 5321 4.5.3.1.3).
 bool valid_path(std::string_view address) noexcept;

@@ -312,6 +312,19 @@ TEST(SmtpClient, SendBeforeOpenIsUsage) {
   EXPECT_TRUE(srv.received().empty());
 }
 
+TEST(SmtpClient, EhloNameThatCouldInjectIsRefusedBeforeAnythingIsSent) {
+  const std::vector<std::string> names = {"bad\r\nMAIL FROM:<x@evil.example>", "two words", "",
+                                         std::string(256, 'a'), std::string("nul\0", 4)};
+  for (const std::string& name : names) {
+    server_run srv(with_tls());
+    client c(connect_to(srv.port()), client_options{name, tls_mode::opportunistic, {}});
+    EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::usage));
+    (void)c.connection().close();
+    (void)srv.finish();
+    EXPECT_TRUE(srv.received().empty());
+  }
+}
+
 TEST(SmtpClient, ImplicitOnPlaintextStreamIsUsage) {
   server_run srv(uptls::smtp::server_options{});
   client c(connect_to(srv.port()), client_options{});
