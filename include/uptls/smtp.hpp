@@ -88,7 +88,7 @@ class client {
   std::error_code open_upgraded();
   // MAIL FROM, RCPT TO for each recipient, DATA with dot-stuffing (line ends become
   // CRLF). A refused command gives an error in reply_category() with its code;
-  // errc::usage before open() or for an address with CR, LF, '<' or '>';
+  // errc::usage before open() or for an address with a control octet, '<' or '>';
   // errc::line_too_long for a data line over 998 octets (checked before sending).
   std::error_code send_mail(std::string_view from, const std::vector<std::string>& to, std::string_view data);
   // QUIT, then closes the connection; errc::protocol_error when the reply is not 221.

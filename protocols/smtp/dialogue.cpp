@@ -78,7 +78,11 @@ bool valid_ehlo_name(std::string_view name) noexcept {
 }
 
 bool valid_path(std::string_view address) noexcept {
-  return address.size() <= 256 && address.find_first_of(std::string_view("\r\n<>\0", 5)) == std::string_view::npos;
+  const auto bad = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f || c == '<' || c == '>';  // octets above 0x7f stay (SMTPUTF8)
+  };
+  return address.size() <= 256 && std::none_of(address.begin(), address.end(), bad);
 }
 
 }  // namespace uptls::smtp::detail

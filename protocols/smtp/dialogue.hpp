@@ -38,8 +38,8 @@ bool dot_stuff(std::string_view data, std::string& wire);
 // (nothing that could end the command line and start another).
 bool valid_ehlo_name(std::string_view name) noexcept;
 
-// Whether an address can go between <> unchanged: no CR, LF, NUL, '<', '>', and
-// at most 256 octets (RFC 5321 4.5.3.1.3).
+// Whether an address can go between <> unchanged: no control octets (CR, LF, NUL,
+// ...), no '<' or '>', at most 256 octets (RFC 5321 4.5.3.1.3).
 bool valid_path(std::string_view address) noexcept;
 
 }  // namespace uptls::smtp::detail

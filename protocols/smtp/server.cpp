@@ -120,7 +120,7 @@ class session {
   }
 
   std::error_code on_hello(std::string_view args, bool extended) {
-    if (args.empty() || args.find(' ') != std::string_view::npos) {
+    if (!detail::valid_ehlo_name(args)) {  // also keeps control octets out of our replies
       return refuse(extended ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
     }
     helo_.assign(args);

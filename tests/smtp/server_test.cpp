@@ -28,6 +28,8 @@ TEST(SmtpServer, GreetsAndAnswersEveryCommand) {
   EXPECT_EQ(code_of(ask(s, "EXPN list")), 500);
   EXPECT_EQ(code_of(ask(s, "FROB")), 500);
   EXPECT_EQ(code_of(ask(s, "EHLO")), 501);
+  EXPECT_EQ(code_of(ask(s, "EHLO a\rb")), 501);  // a bare CR must not reach our reply
+  EXPECT_EQ(code_of(ask(s, "EHLO two words")), 501);
   EXPECT_EQ(code_of(ask(s, "VRFY")), 501);
   EXPECT_EQ(code_of(ask(s, "RSET now")), 501);
   EXPECT_EQ(code_of(ask(s, "STARTTLS please")), 501);
@@ -49,6 +51,7 @@ TEST(SmtpServer, TransactionOrderAndSyntax) {
   EXPECT_EQ(code_of(ask(s, "MAIL FROM:a@example.org")), 501);  // no brackets
   EXPECT_EQ(code_of(ask(s, "MAIL TO:<a@example.org>")), 501);
   EXPECT_EQ(code_of(ask(s, "MAIL FROM:<a@exa<mple.org>")), 501);
+  EXPECT_EQ(code_of(ask(s, "MAIL FROM:<a@exa\rmple.org>")), 501);
   EXPECT_EQ(code_of(ask(s, "MAIL FROM:<a@example.org> FROB=1")), 555);
   EXPECT_EQ(code_of(ask(s, "MAIL FROM:<a@example.org> SIZE=abc")), 501);
   EXPECT_EQ(code_of(ask(s, "MAIL FROM:<a@example.org> SIZE=99999999999")), 552);
