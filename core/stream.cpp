@@ -79,14 +79,14 @@ std::error_code stream::read_line(std::string& line) {
   if (state_ == state::closed) return errc::usage;
   std::size_t scanned = 0;
   std::size_t discarded = 0;
-  bool discarding = false;
   for (;;) {
     const auto begin = buf_.begin() + static_cast<std::ptrdiff_t>(head_);
     const auto lf = std::find(begin + static_cast<std::ptrdiff_t>(scanned), buf_.end(), std::byte{'\n'});
     if (lf != buf_.end()) {
       const auto len = static_cast<std::size_t>(lf - begin) + 1;
-      if (discarding || len > opts_.max_line) {
+      if (discarding_ || len > opts_.max_line) {
         head_ += len;
+        discarding_ = false;
         return errc::line_too_long;
       }
       std::size_t keep = len - 1;
@@ -98,7 +98,10 @@ std::error_code stream::read_line(std::string& line) {
     scanned = buffered();
     if (scanned >= opts_.max_line) {
       // Too long already: drop it (memory stays bounded) and keep reading to its LF.
-      discarding = true;
+      // The flag outlives this call: when the slice bound below returns early, the
+      // next call must go on discarding, or the line's tail would come out as a
+      // line of its own (a command smuggled inside a long line).
+      discarding_ = true;
       discarded += scanned;
       head_ = buf_.size();
       scanned = 0;
@@ -106,12 +109,12 @@ std::error_code stream::read_line(std::string& line) {
     }
     const std::error_code ec = fill();
     if (!ec) continue;
-    if (ec == errc::eof && buffered() > 0 && !discarding) {
+    if (ec == errc::eof && buffered() > 0 && !discarding_) {
       line.assign(reinterpret_cast<const char*>(buf_.data() + head_), buffered());
       head_ = buf_.size();
       return errc::incomplete_line;
     }
-    return discarding && ec == errc::eof ? make_error_code(errc::incomplete_line) : ec;
+    return discarding_ && ec == errc::eof ? make_error_code(errc::incomplete_line) : ec;
   }
 }
 
@@ -171,6 +174,7 @@ std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer
   buf_.clear();
   buf_.shrink_to_fit();
   head_ = 0;
+  discarding_ = false;
 
   auto watch = std::make_unique<detail::handshake_watch>(*io_);
   auto made = ctx->make_engine(*watch, peer);

@@ -81,6 +81,7 @@ class stream {
   state state_ = state::plaintext;
   std::vector<std::byte> buf_;
   std::size_t head_ = 0;
+  bool discarding_ = false;  // inside an over-long line: drop bytes up to its LF
   std::shared_ptr<const context> ctx_;
   std::unique_ptr<engine> engine_;
   std::optional<session_info> session_;
