@@ -24,7 +24,7 @@ bool wants_io(int ret) noexcept { return ret == MBEDTLS_ERR_SSL_WANT_READ || ret
 
 // The alert that tells the peer why we stopped, for failures after which
 // mbedTLS sends none itself (a server missing a required client certificate:
-// handshake_failure, as RFC 5246 7.4.6 and OpenSSL say for TLS 1.2).
+// handshake_failure, as RFC 5246 7.4.6 and OpenSSL say for TLS 1.2); -1 for none.
 int alert_for(std::error_code ec, std::uint32_t flags) noexcept {
   if (ec == errc::handshake_failure || ec == errc::cert_required) return MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
   if (ec == errc::protocol_version) return MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION;
@@ -35,7 +35,8 @@ int alert_for(std::error_code ec, std::uint32_t flags) noexcept {
       ec == errc::cert_self_signed || ec == errc::cert_name_mismatch || ec == errc::cert_invalid) {
     return alert_for_flags(flags);
   }
-  return MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR;
+  if (ec == errc::internal) return MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR;
+  return -1;  // not_tls and the like: a peer that does not speak TLS gets no TLS bytes
 }
 
 }  // namespace
@@ -342,6 +343,9 @@ op_result mbed_engine::fail(int ret) {
   facts.verify_flags = verify_result();
   facts.self_signed_leaf = self_signed_leaf_;
   std::error_code ec = classify(facts);
+  // Plaintext where TLS was due (a greeting, an HTTP request): a mode or port
+  // mix-up, not a malformed TLS message.
+  if (phase_ == phase::handshaking && from_peer_.not_tls()) ec = errc::not_tls;
   if (io_error_) ec = io_error_;
   failure_.alert_received = facts.alert_received;
 
