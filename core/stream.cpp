@@ -38,6 +38,27 @@ stream::~stream() = default;
 stream::stream(stream&&) noexcept = default;
 stream& stream::operator=(stream&&) noexcept = default;
 
+// After the upgrade too the library's detail matters: a TLS 1.3 client learns
+// that the server refused its certificate only on its first read.
+std::error_code stream::tls_failed(const op_result& r) {
+  if (!error_) failure_ = engine_->failure();
+  return fail(r.error);
+}
+
+// Ends a failed handshake without racing our alert: closing a socket with unread
+// input makes the kernel send a reset, which can overtake the alert just sent.
+// So half-close, read what is left for a short, bounded while, then close.
+void stream::close_after_failure() {
+  io_->shutdown_write();
+  io_->set_deadline(clock::now() + std::chrono::milliseconds(100));
+  std::byte sink[4096];
+  for (int i = 0; i < 16; ++i) {
+    if (io_->read_some(sink).status != io_status::ok) break;
+  }
+  io_->set_deadline(std::nullopt);
+  io_->close();
+}
+
 std::error_code stream::fail(std::error_code ec) {
   if (!error_) error_ = ec;
   state_ = state::failed;
@@ -60,7 +81,7 @@ std::error_code stream::fill() {
     const op_result r = engine_->read(space);
     if (r.status == tls_status::ok) got = r.bytes;
     else if (r.status == tls_status::closed) ec = errc::eof;
-    else if (r.status == tls_status::error) ec = fail(r.error);
+    else if (r.status == tls_status::error) ec = tls_failed(r);
     else ec = errc::timeout;  // want_*: the stream is used over a blocking transport
   } else {
     const io_result r = io_->read_some(space);
@@ -91,6 +112,7 @@ std::error_code stream::read_line(std::string& line) {
       }
       std::size_t keep = len - 1;
       if (keep > 0 && begin[static_cast<std::ptrdiff_t>(keep - 1)] == std::byte{'\r'}) --keep;
+      last_crlf_ = keep + 2 == len;
       line.assign(reinterpret_cast<const char*>(&*begin), keep);
       head_ += len;
       return {};
@@ -133,7 +155,7 @@ result<std::size_t> stream::read_some(std::span<std::byte> buf) {
     const op_result r = engine_->read(buf);
     if (r.status == tls_status::ok) return r.bytes;
     if (r.status == tls_status::closed) return std::size_t{0};
-    if (r.status == tls_status::error) return fail(r.error);
+    if (r.status == tls_status::error) return tls_failed(r);
     return errc::timeout;
   }
   const io_result r = io_->read_some(buf);
@@ -149,7 +171,7 @@ std::error_code stream::write(std::span<const std::byte> buf) {
   if (state_ == state::plaintext) return write_all(*io_, buf);
   while (!buf.empty()) {
     const op_result r = engine_->write(buf);
-    if (r.status == tls_status::error) return fail(r.error);
+    if (r.status == tls_status::error) return tls_failed(r);
     if (r.status != tls_status::ok) return fail(errc::timeout);
     buf = buf.subspan(r.bytes);
   }
@@ -200,7 +222,7 @@ std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer
   const detail::wire_facts& wire = watch->facts();
   std::error_code ec = r.status == tls_status::error ? r.error : make_error_code(errc::timeout);
   const bool client = ctx->side() == role::client;
-  if (wire.transport_error) {
+  if (wire.transport_error && failure_.alert_received < 0) {
     ec = wire.transport_error;
   } else if (wire.not_tls) {
     ec = errc::not_tls;
@@ -214,7 +236,7 @@ std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer
     failure_.server_handshake_seen = wire.handshake_seen;
     failure_.eof_before_server_hello = wire.eof && !wire.any_byte;
   }
-  io_->close();  // nothing more may be sent into a failed session
+  close_after_failure();  // nothing more may be sent into a failed session
   return fail(ec);
 }
 

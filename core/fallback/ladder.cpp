@@ -9,6 +9,16 @@
 namespace uptls {
 namespace {
 
+// Whether the strict profile offers what a session negotiated: TLS 1.3, or a
+// forward-secret AEAD suite. Some libraries (GnuTLS) cannot enable AES-CBC for
+// RSA key exchange without also enabling it for ECDHE, so a legacy retry may
+// land on ECDHE with CBC: forward secret, yet outside strict, so no anomaly.
+bool strict_would_offer(const session_info& s) {
+  if (s.version == tls_version::tls1_3) return true;
+  const bool aead = s.cipher.find("_GCM_") != std::string::npos || s.cipher.find("CHACHA20_POLY1305") != std::string::npos;
+  return s.forward_secret && aead;
+}
+
 using std::to_string;
 using uptls::to_string;
 
@@ -143,8 +153,9 @@ fallback_result connect_with_fallback(const fallback_request& req) {
     if (s) {
       Expects(a.session.has_value());
       // Only a rung reached by a policy failure exists past the first: if it still
-      // lands on forward secrecy, the server could have done strict after all.
-      if (i > 0 && r.security == profile::legacy && a.session->forward_secret) {
+      // lands on a suite the strict profile offers, the server could have done
+      // strict after all.
+      if (i > 0 && r.security == profile::legacy && strict_would_offer(*a.session)) {
         (void)s->close();
         a.stage = attempt_stage::checks;
         a.error = errc::fallback_anomaly;

@@ -74,11 +74,16 @@ class client {
   // required: never continues in plaintext (errc::starttls_not_offered,
   // starttls_refused, or the handshake's error), and nothing but EHLO/STARTTLS was
   // sent. opportunistic: goes on in plaintext only when STARTTLS is not offered,
-  // and says so (tls_skipped() and a "*" trace line). errc::usage when called twice.
+  // and says so (tls_skipped() and a "*" trace line). errc::usage when called twice;
+  // a null tls is a broken contract. On failure the connection is closed.
   std::error_code open(std::shared_ptr<const context> tls, const peer_options& peer);
   // For a stream that is already TLS (implicit TLS, port 465): greeting + EHLO.
   // errc::usage on a plaintext stream.
   std::error_code open_implicit();
+  // For a stream upgraded elsewhere after starttls_prelude (the fallback ladder,
+  // connect_with_fallback): EHLO over TLS only, no greeting (it came before the
+  // upgrade). errc::usage on a plaintext stream.
+  std::error_code open_upgraded();
   // MAIL FROM, RCPT TO for each recipient, DATA with dot-stuffing (line ends become
   // CRLF). A refused command gives an error in reply_category() with its code;
   // errc::usage before open() or for an address with CR, LF, '<' or '>';

@@ -43,6 +43,9 @@ class stream {
   // line_too_long (the line was discarded; the stream stays usable), timeout,
   // truncated (TLS ended without close_notify), and those of the transport.
   std::error_code read_line(std::string& line);
+  // Whether the last line read_line returned ended with CRLF (false: a bare LF).
+  // SMTP servers need it to accept only CRLF.CRLF as the end of a message.
+  bool last_line_crlf() const noexcept { return last_crlf_; }
   // Reads what is available (buffered bytes first); 0 bytes = the peer closed cleanly.
   result<std::size_t> read_some(std::span<std::byte> buf);
   // Writes everything, in plaintext or TLS according to the state.
@@ -74,6 +77,8 @@ class stream {
   std::error_code fill();
   std::error_code fail(std::error_code ec);
   std::error_code fail(errc e) { return fail(make_error_code(e)); }
+  std::error_code tls_failed(const op_result& r);
+  void close_after_failure();
 
   std::unique_ptr<transport> io_;
   std::unique_ptr<transport> watch_;  // records the server's first records during the handshake
@@ -82,6 +87,7 @@ class stream {
   std::vector<std::byte> buf_;
   std::size_t head_ = 0;
   bool discarding_ = false;  // inside an over-long line: drop bytes up to its LF
+  bool last_crlf_ = false;   // the last line read ended with CRLF
   std::shared_ptr<const context> ctx_;
   std::unique_ptr<engine> engine_;
   std::optional<session_info> session_;

@@ -85,13 +85,15 @@ std::error_code client::open(std::shared_ptr<const context> tls, const peer_opti
     caps_ = std::move(plain_caps);
     if (last_.code == 250) return {};
     // EHLO was refused: an old server; greet it with HELO instead.
-    if (const std::error_code hec = command("HELO " + opts_.ehlo_name, last_)) return hec;
-    return last_.code == 250 ? std::error_code{} : fail(errc::protocol_error);
+    std::error_code hec = command("HELO " + opts_.ehlo_name, last_);
+    if (!hec && last_.code != 250) hec = fail(errc::protocol_error);
+    if (hec) (void)s_.close();
+    return hec;
   }
   if (!ec) {
     if (const std::error_code hec = s_.start_tls(std::move(tls), peer)) {
       if (opts_.trace) opts_.trace("*", "TLS handshake failed: " + hec.message());
-      return fail(hec);
+      return fail(hec);  // the stream has closed the connection
     }
     if (opts_.trace) {
       const session_info& info = *s_.session();
@@ -100,7 +102,9 @@ std::error_code client::open(std::shared_ptr<const context> tls, const peer_opti
     }
     // Everything the server said in plaintext could have been forged (RFC 3207 4.2).
     caps_.clear();
-    return ehlo();
+    const std::error_code eec = ehlo();
+    if (eec) (void)s_.close();
+    return eec;
   }
   if (opts_.trace) opts_.trace("*", "TLS is required and STARTTLS failed (" + ec.message() + "): closing");
   (void)s_.close();  // required: the session never goes on in plaintext
@@ -112,6 +116,13 @@ std::error_code client::open_implicit() {
   if (!s_.is_tls()) return errc::usage;
   opened_ = true;
   if (const std::error_code ec = read_greeting(s_, opts_.trace, last_)) return fail(ec);
+  return ehlo();
+}
+
+std::error_code client::open_upgraded() {
+  if (opened_ || error_) return errc::usage;
+  if (!s_.is_tls()) return errc::usage;
+  opened_ = true;
   return ehlo();
 }
 

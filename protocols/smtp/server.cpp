@@ -223,6 +223,14 @@ class session {
       }
       if (ec) return ec;  // a message cut short is never delivered
       if (opts_.trace) opts_.trace("C", line);
+      if (!s_.last_line_crlf()) {
+        // Only CRLF.CRLF ends a message. Servers that also took LF.LF let a second,
+        // forged message ride inside the first one ("SMTP smuggling", 2023); like
+        // Postfix's smtpd_forbid_bare_newline, refuse the session instead.
+        note("bare LF inside message data: closing");
+        (void)send("521 5.5.2 " + opts_.hostname + " bare <LF> received in message data, closing");
+        return errc::protocol_error;
+      }
       if (line == ".") break;
       if (line.size() > max_line - 2) too_long = true;
       const std::string_view text = !line.empty() && line.front() == '.' ? std::string_view(line).substr(1) : line;

@@ -157,6 +157,45 @@ TEST(SmtpServer, LongLineInsideDataRefusesTheMessage) {
   EXPECT_TRUE(srv.messages().empty());
 }
 
+TEST(SmtpServer, BareLfInsideDataEndsTheSession) {
+  // Each ends with what a lenient server would read as the end of the message and a
+  // smuggled second transaction behind it.
+  const std::vector<std::string> tricks = {
+      "first\r\n\n.\nMAIL FROM:<smuggled@evil.example>\r\n",
+      "first\r\n.\nMAIL FROM:<smuggled@evil.example>\r\n",
+      "first\n.\r\nMAIL FROM:<smuggled@evil.example>\r\n",
+  };
+  for (const auto& trick : tricks) {
+    server_run srv(server_options{});
+    stream s = connect_to(srv.port());
+    (void)read_reply(s);
+    (void)ask(s, "EHLO c");
+    (void)ask(s, "MAIL FROM:<a@example.org>");
+    (void)ask(s, "RCPT TO:<b@example.org>");
+    EXPECT_EQ(code_of(ask(s, "DATA")), 354);
+    ASSERT_EQ(s.write(trick), std::error_code{});
+    EXPECT_EQ(code_of(read_reply(s)), 521) << trick;
+    EXPECT_EQ(read_reply(s).rfind("ERR", 0), 0u);  // closed
+    EXPECT_EQ(srv.finish(), make_error_code(errc::protocol_error));
+    EXPECT_TRUE(srv.messages().empty());
+    for (const auto& line : srv.received()) EXPECT_EQ(line.find("smuggled"), std::string::npos) << line;
+    const auto trace = srv.trace();
+    EXPECT_EQ(std::count(trace.begin(), trace.end(), "S: 250 2.1.0 OK"), 1);  // only the real MAIL
+  }
+}
+
+TEST(SmtpServer, BareLfInCommandsIsTolerated) {
+  server_run srv(server_options{});
+  stream s = connect_to(srv.port());
+  (void)read_reply(s);
+  // Bare LF ends a command line (sloppy clients exist); only message data is strict.
+  ASSERT_EQ(s.write("EHLO c\nNOOP\n"), std::error_code{});
+  EXPECT_EQ(code_of(read_reply(s)), 250);
+  EXPECT_EQ(read_reply(s), "250 2.0.0 OK");
+  EXPECT_EQ(code_of(ask(s, "QUIT")), 221);
+  EXPECT_EQ(srv.finish(), std::error_code{});
+}
+
 TEST(SmtpServer, MessageOverTheSizeLimitIsRefused) {
   server_options o;
   o.max_message = 100;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
+#include "uptls/fallback.hpp"
 
 namespace uptls::test::smtp {
 namespace {
@@ -156,6 +157,46 @@ TEST(SmtpSession, ImplicitTls) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(got[0].over_tls);
   EXPECT_EQ(got[0].data, "implicit\r\n");
+}
+
+TEST(SmtpSession, LadderThenOpenUpgraded) {
+  // The fallback ladder runs starttls_prelude and the handshake; the client takes
+  // the upgraded stream and only says EHLO again.
+  server_run srv(with_tls());
+  fallback_request req;
+  req.host = "127.0.0.1";
+  req.port = srv.port();
+  req.socket = quick();
+  req.stream_opts = uptls::smtp::line_limits();
+  req.peer = localhost();
+  req.base = client_config();
+  req.ladder = {{&backend_under_test(), profile::strict}};
+  uptls::smtp::client_options opts;
+  opts.ehlo_name = "ladder.example";
+  req.before_tls = [opts](stream& s) { return uptls::smtp::starttls_prelude(s, opts); };
+  fallback_result res = connect_with_fallback(req);
+  ASSERT_TRUE(res.ok()) << res.report.to_string();
+  client c(std::move(*res.connection), opts);
+  ASSERT_EQ(c.open_upgraded(), std::error_code{});
+  EXPECT_FALSE(c.supports("STARTTLS"));
+  EXPECT_EQ(c.open_upgraded(), make_error_code(errc::usage));
+  ASSERT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "via the ladder\r\n"), std::error_code{});
+  EXPECT_EQ(c.quit(), std::error_code{});
+  EXPECT_EQ(srv.finish(), std::error_code{});
+  const auto got = srv.messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].over_tls);
+  EXPECT_EQ(got[0].helo, "ladder.example");
+  EXPECT_EQ(srv.received().front(), "EHLO ladder.example");
+}
+
+TEST(SmtpSession, OpenUpgradedOnPlaintextIsUsage) {
+  server_run srv(with_tls());
+  client c(connect_to(srv.port()), client_options{});
+  EXPECT_EQ(c.open_upgraded(), make_error_code(errc::usage));
+  (void)c.connection().close();
+  (void)srv.finish();
+  EXPECT_TRUE(srv.received().empty());
 }
 
 // A hostile server that injects a reply behind the go-ahead, in the same write,
