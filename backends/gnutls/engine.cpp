@@ -44,6 +44,12 @@ std::error_code gnutls_engine::setup(const peer_options& peer) {
 
   unsigned flags = side == role::client ? GNUTLS_CLIENT : GNUTLS_SERVER;
   if (!cfg.resumption) flags |= GNUTLS_NO_TICKETS;
+#ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
+  // Left alone a GnuTLS TLS 1.3 server sends its tickets before it reads the
+  // client's Finished, so a client that refuses the certificate meets them
+  // after it left. They go out once the handshake is complete (send_tickets).
+  if (side == role::server && cfg.resumption) flags |= GNUTLS_NO_AUTO_SEND_TICKET;
+#endif
   // Without it GnuTLS sends no certificate when the server's CA list does not
   // name our issuer; other libraries send it and let the server decide.
   if (side == role::client && !cfg.cert_file.empty()) flags |= GNUTLS_FORCE_CLIENT_CERT;
@@ -106,7 +112,11 @@ void gnutls_engine::offer_resumption() {
   if (server_name_.empty()) return;
   auto data = ctx_->cache().find(server_name_);
   if (!data) return;
-  if (gnutls_session_set_data(session_, data->data(), data->size()) < 0) ctx_->cache().erase(server_name_);
+  if (gnutls_session_set_data(session_, data->data(), data->size()) < 0) {
+    ctx_->cache().erase(server_name_);
+  } else {
+    offered_resumption_ = true;
+  }
   explicit_bzero(data->data(), data->size());
 }
 
@@ -169,18 +179,22 @@ op_result gnutls_engine::fail_usage() const {
 op_result gnutls_engine::handshake() {
   if (error_) return sticky();
   if (handshake_done_) return {};
+  if (library_done_) return finish_handshake();
+  glue_.hold_write_errors(true);
+  auto release = gsl::finally([&] { glue_.hold_write_errors(false); });
   for (int round = 0; round < max_rounds; ++round) {
     glue_.clear_blocked();
     const int rc = gnutls_handshake(session_);
     if (rc == GNUTLS_E_SUCCESS) {
-      handshake_done_ = true;
-      if (ctx_->side() == role::client && ctx_->config().resumption) {
-        // TLS 1.2 tickets and session ids come within the handshake; TLS 1.3
-        // tickets come later and are picked up by read().
-        if (gnutls_protocol_get_version(session_) != GNUTLS_TLS1_3) remember_session();
-        ticket_arrived_ = false;
-      }
-      return {};
+      // A flight that never left cannot make a session, whatever GnuTLS thinks.
+      if (glue_.held_write_error()) return fail(GNUTLS_E_PUSH_ERROR);
+      glue_.hold_write_errors(false);
+      library_done_ = true;
+#ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
+      tickets_due_ = ctx_->side() == role::server && ctx_->ticket_key() != nullptr &&
+                     gnutls_protocol_get_version(session_) == GNUTLS_TLS1_3;
+#endif
+      return finish_handshake();
     }
     if (rc == GNUTLS_E_AGAIN) {
       if (glue_.blocked()) return would_block();
@@ -192,6 +206,47 @@ op_result gnutls_engine::handshake() {
     return fail(rc);
   }
   return fail(GNUTLS_E_UNEXPECTED_PACKET);
+}
+
+// After gnutls_handshake: the server's TLS 1.3 tickets, then the session is ready.
+op_result gnutls_engine::finish_handshake() {
+  if (tickets_due_) {
+    const op_result r = send_tickets();
+    if (r.status != tls_status::ok) return r;
+  }
+  handshake_done_ = true;
+  if (ctx_->side() == role::client && ctx_->config().resumption) {
+    // TLS 1.2 tickets and session ids come within the handshake; TLS 1.3
+    // tickets come later and are picked up by read().
+    if (gnutls_protocol_get_version(session_) != GNUTLS_TLS1_3) remember_session();
+    ticket_arrived_ = false;
+  }
+  return {};
+}
+
+op_result gnutls_engine::send_tickets() {
+#ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
+  // Two, as GnuTLS and OpenSSL send by default.
+  constexpr unsigned tickets = 2;
+  for (int round = 0; round < max_rounds; ++round) {
+    glue_.clear_blocked();
+    const int rc = gnutls_session_ticket_send(session_, tickets, 0);
+    if (rc == GNUTLS_E_SUCCESS) {
+      tickets_due_ = false;
+      return {};
+    }
+    if (rc == GNUTLS_E_AGAIN) {
+      if (glue_.blocked()) return would_block();
+      continue;
+    }
+    if (rc == GNUTLS_E_INTERRUPTED) continue;
+    return fail(rc);
+  }
+  return fail(GNUTLS_E_INTERNAL_ERROR);
+#else
+  tickets_due_ = false;
+  return {};
+#endif
 }
 
 op_result gnutls_engine::read(std::span<std::byte> buf) {
@@ -303,8 +358,9 @@ session_info gnutls_engine::session() const {
 }
 
 // What a fatal GnuTLS error means in uptls terms, from the most specific
-// evidence to the least: the transport, the peer's alert, our own certificate
-// check, the first bytes on the wire, end of stream, then the library's code.
+// evidence to the least: a failed read, the peer's alert, our own certificate
+// check, a failed write, the first bytes on the wire, end of stream, then the
+// library's code.
 // Sets alert_to_send to the alert that tells the peer, or -1 for none.
 std::error_code gnutls_engine::classify(int code, int& alert_to_send) {
   alert_to_send = -1;
@@ -321,6 +377,8 @@ std::error_code gnutls_engine::classify(int code, int& alert_to_send) {
     alert_to_send = verify_.alert;
     return verify_.error;
   }
+  // The peer left while we wrote and said nothing we could read.
+  if (const std::error_code ec = glue_.held_write_error()) return ec;
   if (!handshake_done_ && glue_.peer_not_tls()) return errc::not_tls;
   if (glue_.eof() || code == GNUTLS_E_PREMATURE_TERMINATION) {
     // Before the handshake is over the connection simply ended; after it,
@@ -361,10 +419,14 @@ op_result gnutls_engine::fail(int code) {
       failure_.text.append(reinterpret_cast<const char*>(out.data), out.size);
       gnutls_free(out.data);
     }
-  } else if (glue_.error() && ec == glue_.error()) {
+  } else if ((glue_.error() && ec == glue_.error()) ||
+             (glue_.held_write_error() && ec == glue_.held_write_error())) {
     failure_.text += ": " + ec.message();
   }
+  glue_.hold_write_errors(false);
   send_fatal_alert(alert);
+  // A handshake that failed while offering a session does not offer it again.
+  if (offered_resumption_ && !handshake_done_) ctx_->cache().erase(server_name_);
   error_ = ec;
   return sticky();
 }

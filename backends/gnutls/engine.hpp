@@ -35,6 +35,8 @@ class gnutls_engine final : public engine {
  private:
   gnutls_engine(std::shared_ptr<const gnutls_context> ctx, transport& io);
   std::error_code setup(const peer_options& peer);
+  op_result finish_handshake();
+  op_result send_tickets();
   void offer_resumption();
   void remember_session();
   bool verified() const;
@@ -57,11 +59,14 @@ class gnutls_engine final : public engine {
   gnutls_session_t session_ = nullptr;
   std::string server_name_;  // client: the name checked, and sent as SNI unless an IP literal
   std::string sni_sent_;
-  bool handshake_done_ = false;
+  bool library_done_ = false;   // gnutls_handshake succeeded
+  bool tickets_due_ = false;    // server: TLS 1.3 tickets still to send after it
+  bool handshake_done_ = false; // both, and the session is ready
   bool peer_closed_ = false;
   bool close_sent_ = false;
   bool send_pending_ = false;   // a record_send returned GNUTLS_E_AGAIN and must be resumed
   bool ticket_arrived_ = false; // a NewSessionTicket came in since the last look
+  bool offered_resumption_ = false;
   bool verify_ran_ = false;
   verify_result verify_;
   failure_info failure_;

@@ -66,7 +66,8 @@ std::string built_suite_name(gnutls_session_t s) {
 
 std::string lowercase(const char* s) {
   std::string out = s != nullptr ? s : "";
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 

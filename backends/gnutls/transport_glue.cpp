@@ -81,7 +81,8 @@ ssize_t transport_glue::on_pull(void* data, size_t size) {
 }
 
 ssize_t transport_glue::on_push(const void* data, size_t size) {
-  if (error_) {
+  if (held_write_error_ && hold_writes_) return static_cast<ssize_t>(size);
+  if (error_ || held_write_error_) {
     gnutls_transport_set_errno(session_, EIO);
     return -1;
   }
@@ -98,7 +99,12 @@ ssize_t transport_glue::on_push(const void* data, size_t size) {
     case io_status::error:
       break;
   }
-  error_ = r.error ? r.error : make_error_code(errc::network);
+  const std::error_code ec = r.error ? r.error : make_error_code(errc::network);
+  if (hold_writes_) {
+    held_write_error_ = ec;
+    return static_cast<ssize_t>(size);
+  }
+  error_ = ec;
   gnutls_transport_set_errno(session_, EIO);
   return -1;
 }

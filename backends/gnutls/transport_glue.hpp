@@ -25,8 +25,19 @@ class transport_glue {
   // Installs the callbacks on `session`; the glue must outlive the session.
   void attach(gnutls_session_t session) noexcept;
 
-  // The first transport error (timeout, reset, ...), or empty.
+  // The first transport error on a read (timeout, reset, ...), or on a write
+  // outside the handshake; empty if none.
   std::error_code error() const noexcept { return error_; }
+  // The first write that failed while writes were held back (see hold_write_errors).
+  std::error_code held_write_error() const noexcept { return held_write_error_; }
+
+  // During the handshake a peer that refuses us sends its alert and leaves;
+  // GnuTLS may still be writing (a TLS 1.3 server sends its tickets right
+  // after its Finished) and would stop at the reset without reading the
+  // alert. While held, a failed write is noted, reported to GnuTLS as done,
+  // and every later write is dropped, so GnuTLS goes on to read the alert.
+  // The engine fails the handshake with the held error if nothing better comes.
+  void hold_write_errors(bool on) noexcept { hold_writes_ = on; }
   // Whether the transport reported end of stream.
   bool eof() const noexcept { return eof_; }
   // Whether the first bytes the peer sent cannot start a TLS record (a
@@ -53,6 +64,8 @@ class transport_glue {
   transport& io_;
   gnutls_session_t session_ = nullptr;
   std::error_code error_;
+  std::error_code held_write_error_;
+  bool hold_writes_ = false;
   bool eof_ = false;
   bool blocked_ = false;
   std::array<std::uint8_t, 2> first_{};

@@ -89,25 +89,47 @@ int mbed_engine::on_send(void* self, const unsigned char* buf, std::size_t len) 
   auto* e = static_cast<mbed_engine*>(self);
   if (len == 0) return 0;
   const auto bytes = std::as_bytes(std::span(buf, std::min<std::size_t>(len, INT_MAX)));
-  const io_result r = e->io_.write_some(bytes);
+  if (e->watching_) {
+    e->to_peer_.feed(bytes);
+    e->flight_.insert(e->flight_.end(), bytes.begin(), bytes.end());
+    return gsl::narrow<int>(bytes.size());
+  }
+  return e->send_now(bytes);
+}
+
+// One write to the transport: the count taken, or an mbedTLS code.
+int mbed_engine::send_now(std::span<const std::byte> bytes) {
+  const io_result r = io_.write_some(bytes);
   switch (r.status) {
     case io_status::ok:
-      if (e->watching_) e->to_peer_.feed(bytes.first(r.bytes));
       return gsl::narrow<int>(r.bytes);
     case io_status::would_block:
-      e->blocked_ = tls_status::want_write;
+      blocked_ = tls_status::want_write;
       return MBEDTLS_ERR_SSL_WANT_WRITE;
     case io_status::eof:
     case io_status::error:
       break;
   }
-  e->io_error_ = r.error ? r.error : make_error_code(errc::connection_reset);
+  io_error_ = r.error ? r.error : make_error_code(errc::connection_reset);
   return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+// Sends what is held of the current flight: 0 once all of it is out.
+int mbed_engine::flush_flight() {
+  while (flight_sent_ < flight_.size()) {
+    const int n = send_now(std::span(flight_).subspan(flight_sent_));
+    if (n < 0) return n;
+    flight_sent_ += static_cast<std::size_t>(n);
+  }
+  flight_.clear();
+  flight_sent_ = 0;
+  return 0;
 }
 
 int mbed_engine::on_recv(void* self, unsigned char* buf, std::size_t len) {
   auto* e = static_cast<mbed_engine*>(self);
   if (len == 0) return 0;
+  if (const int flushed = e->flush_flight(); flushed != 0) return flushed;
   const auto bytes = std::as_writable_bytes(std::span(buf, std::min<std::size_t>(len, INT_MAX)));
   const io_result r = e->io_.read_some(bytes);
   switch (r.status) {
@@ -159,7 +181,14 @@ op_result mbed_engine::handshake() {
   if (error_) return failed();
   if (phase_ == phase::open) return {};
   for (int round = 0; round < max_rounds; ++round) {
-    if (handshake_over(ssl())) return finish_handshake();
+    if (handshake_over(ssl())) {
+      // The last flight (the server's Finished) is still held here.
+      blocked_ = tls_status::ok;
+      const int flushed = flush_flight();
+      if (flushed == MBEDTLS_ERR_SSL_WANT_WRITE) return {tls_status::want_write, 0, {}};
+      if (flushed != 0) return fail(flushed);
+      return finish_handshake();
+    }
     blocked_ = tls_status::ok;
     const int ret = mbedtls_ssl_handshake_step(&ssl());
     if (ret == 0) {
@@ -326,6 +355,8 @@ op_result mbed_engine::fail(int ret) {
 op_result mbed_engine::fail(std::error_code ec, int ret, int alert_to_send) {
   if (error_) return failed();
   if (alert_to_send >= 0) send_alert(alert_to_send);
+  // Best effort: the alert mbedTLS or we queued goes out unless the transport failed or would block.
+  if (!io_error_) flush_flight();
   // A session that led to a failure is not offered again.
   if (offered_session_ && phase_ == phase::handshaking) ctx_->client_sessions().forget(server_name_);
   error_ = ec;

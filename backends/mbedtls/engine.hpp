@@ -56,6 +56,8 @@ class mbed_engine final : public engine {
   enum class phase { handshaking, open, failed };
 
   static int on_send(void* self, const unsigned char* buf, std::size_t len);
+  int send_now(std::span<const std::byte> bytes);
+  int flush_flight();
   static int on_recv(void* self, unsigned char* buf, std::size_t len);
   static int on_verify(void* self, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags);
 
@@ -81,6 +83,12 @@ class mbed_engine final : public engine {
   wire_reader from_peer_;
   wire_reader to_peer_;
   bool watching_ = true;  // the wire readers run until the handshake is over
+  // mbedTLS sends each handshake message on its own; they are held here and
+  // sent as one flight when it turns to reading (or finishes), as OpenSSL and
+  // GnuTLS do. A peer that refuses our first message and closes then cannot
+  // make our next write fail before we have read its alert.
+  std::vector<std::byte> flight_;
+  std::size_t flight_sent_ = 0;
   std::error_code io_error_;
   bool io_eof_ = false;
   tls_status blocked_ = tls_status::ok;  // want_read / want_write when the transport would block

@@ -5,6 +5,7 @@
 #include "uptls/config.hpp"
 #include "uptls/engine.hpp"
 #include "uptls/errc.hpp"
+#include "uptls/fallback.hpp"
 #include "uptls/result.hpp"
 #include "uptls/session.hpp"
 #include "uptls/stream.hpp"

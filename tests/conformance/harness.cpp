@@ -59,13 +59,16 @@ handshake_results handshake_both(engine_pair& p) {
     r.client = r.server = {tls_status::error, 0, make_error_code(errc::internal)};
     return r;
   }
+  // A side that fails only half-closes: the peer reads EOF instead of waiting
+  // out a timeout, and may still finish writing its flight (libraries that
+  // flush message by message would otherwise see a reset instead of our alert).
   auto server = in_thread([&p] {
     const op_result s = p.server->handshake();
-    if (s.status != tls_status::ok) p.io.server->close();
+    if (s.status != tls_status::ok) p.io.server->shutdown_write();
     return s;
   });
   r.client = p.client->handshake();
-  if (r.client.status != tls_status::ok) p.io.client->close();
+  if (r.client.status != tls_status::ok) p.io.client->shutdown_write();
   r.server = server.get();
   return r;
 }

@@ -45,7 +45,7 @@ engine_pair make_engines(const context& client, const context& server, transport
                          const std::string& server_name = "localhost");
 
 // Both handshakes at once (the server's in a thread). On failure the failing side
-// closes its transport, so the other side ends too instead of waiting out a timeout.
+// half-closes its transport, so the other side ends too instead of waiting out a timeout.
 struct handshake_results {
   op_result client;
   op_result server;

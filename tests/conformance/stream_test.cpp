@@ -208,7 +208,11 @@ TEST(Stream, FailedHandshakeLeavesTheStreamFailed) {
   ASSERT_TRUE(c && s);
   const upgrade_results r = upgrade(p, c, s);
   EXPECT_EQ(r.client, errc::cert_expired) << name_of(r.client);
-  EXPECT_TRUE(r.server == errc::cert_rejected_by_peer || r.server == errc::peer_alert) << name_of(r.server);
+  // The failed client closes its socket at once; with bytes of the server's flight
+  // still unread there, TCP sends a reset that may overtake the alert.
+  EXPECT_TRUE(r.server == errc::cert_rejected_by_peer || r.server == errc::peer_alert ||
+              r.server == errc::connection_reset)
+      << name_of(r.server);
   EXPECT_EQ(p.client->current(), stream::state::failed);
   EXPECT_FALSE(p.client->is_tls());
   std::string line;

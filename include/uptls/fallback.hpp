@@ -1,0 +1,186 @@
+// The fallback ladder (DESIGN.md "Fallback ladder"): connect with a strict profile
+// first and, only when the server refused it as a policy mismatch before sending
+// any handshake message of its own, try again on a fresh connection with a more
+// permissive profile. Every attempt is reported; a host once seen strict never
+// falls back; a permissive retry that lands on a forward-secret suite is refused
+// as an anomaly. There is no plaintext rung: a failed ladder hands back nothing.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "uptls/backend.hpp"
+#include "uptls/config.hpp"
+#include "uptls/session.hpp"
+#include "uptls/stream.hpp"
+#include "uptls/transport.hpp"
+
+namespace uptls {
+
+// The plaintext dialogue run on every fresh connection before the handshake (for
+// SMTP: greeting, EHLO, STARTTLS, 220). It must leave the stream in plaintext with
+// nothing buffered; its error ends the ladder (a prelude failure is never retried).
+// It runs once per attempt, each time on a new connection.
+using prelude = std::function<std::error_code(stream&)>;
+
+// The prelude of implicit TLS (SMTP 465, IMAP 993): says nothing, reads nothing.
+prelude implicit_tls();
+
+// One rung of the ladder: which backend runs the handshake, with which profile.
+struct rung {
+  const backend* library = nullptr;  // from backends() or find_backend(); nullptr -> errc::unsupported
+  profile security = profile::strict;
+};
+
+// Refuses a ladder that cannot be run, before anything is dialled: errc::usage when it
+// is empty or a later rung is not strictly more permissive than the one before (so a
+// ladder is at most {strict, legacy}); errc::unsupported when a rung has no backend or
+// asks for legacy on a backend without RSA key exchange.
+std::error_code check_ladder(std::span<const rung> ladder);
+
+// Where an attempt ended.
+enum class attempt_stage {
+  connect,    // dialling failed
+  prelude,    // the plaintext dialogue failed (STARTTLS not offered, refused, ...)
+  handshake,  // the TLS handshake failed
+  checks,     // the handshake finished but the ladder refused the session (fallback_anomaly)
+  done,       // a usable TLS session
+};
+
+// The text form, e.g. "handshake".
+std::string_view to_string(attempt_stage s) noexcept;
+
+// Whether a failed attempt lets the ladder try the next rung, and why (static text).
+struct fallback_verdict {
+  bool allows_next = false;
+  std::string_view why;
+};
+
+// The one classification of failures, the same for every backend. The next rung is
+// allowed only for a handshake that ended on a fatal alert 40 (handshake_failure) or
+// 71 (insufficient_security) received before the server's first handshake message,
+// and, when eof_is_trigger is set, for a connection the server closed before sending
+// any byte of its handshake. Never for connect or prelude failures, certificate or
+// name errors, resets, timeouts, protocol_version, inappropriate_fallback, or anything
+// after the server's first handshake message.
+fallback_verdict classify_failure(attempt_stage stage, std::error_code ec, const failure_info& failure,
+                                  bool eof_is_trigger) noexcept;
+
+// How long a pin lasts unless the store is told otherwise.
+inline constexpr std::chrono::seconds default_pin_ttl{std::chrono::hours(24 * 90)};
+
+// Hosts (host:port) that completed a strict handshake: they never fall back. Kept in
+// memory, and optionally in a file of lines "<host> <port> <expiry, unix seconds>"
+// ('#' starts a comment) rewritten atomically (temporary file + rename) on every
+// change. Thread-safe: one store may serve many ladders at once.
+class pin_store {
+ public:
+  // Pins kept in memory only, each valid for ttl after it was last confirmed.
+  explicit pin_store(std::chrono::seconds ttl = default_pin_ttl);
+  // Pins also kept in `file`, read now: a missing or unreadable file is an empty
+  // store, and bad or expired lines are ignored.
+  explicit pin_store(std::filesystem::path file, std::chrono::seconds ttl = default_pin_ttl);
+  pin_store(const pin_store&) = delete;
+  pin_store& operator=(const pin_store&) = delete;
+
+  // Whether host:port (host compared without case) is pinned and not expired.
+  bool is_pinned(std::string_view host, std::uint16_t port) const;
+  // Pins host:port for ttl from now and saves the file, if any. The pin in memory
+  // holds even when saving fails; the error says why the file was not written.
+  std::error_code pin(std::string_view host, std::uint16_t port);
+  // Drops the pin of host:port (and saves the file, if any).
+  std::error_code unpin(std::string_view host, std::uint16_t port);
+  // The number of unexpired pins.
+  std::size_t size() const;
+  // The file behind the store; empty when it lives in memory only.
+  const std::filesystem::path& file() const noexcept { return file_; }
+
+ private:
+  std::error_code save_locked() const;
+  std::filesystem::path file_;
+  std::chrono::seconds ttl_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::chrono::system_clock::time_point> pins_;  // "host port" -> expiry
+};
+
+// One attempt as it ended.
+struct attempt_report {
+  std::size_t rung = 0;      // position in the ladder, from 0
+  std::size_t rungs = 0;     // the ladder's length
+  std::string backend;       // the backend's name
+  profile security = profile::strict;
+  attempt_stage stage = attempt_stage::connect;
+  std::error_code error;     // empty when the attempt gave a usable session
+  failure_info failure;      // the library's code and text, alerts, wire facts (handshake failures)
+  std::optional<session_info> session;  // what the handshake negotiated, when it finished
+  bool allows_next = false;  // whether this ending let the ladder go on to the next rung
+  std::string why;           // why it allowed the next rung, stopped the ladder or won
+  std::chrono::milliseconds elapsed{0};
+
+  // One line for logs, e.g. "attempt 1/2 openssl strict: handshake failed: ... -> next rung: ...".
+  std::string to_string() const;
+};
+
+// Everything the ladder did, in order, and how it ended.
+struct fallback_report {
+  std::string host;
+  std::uint16_t port = 0;
+  bool was_pinned = false;               // host:port was pinned strict when the ladder started
+  std::vector<attempt_report> attempts;  // in the order they ran
+  std::optional<std::size_t> winner;     // index in attempts of the one whose stream was handed back
+  std::error_code error;                 // empty on success; otherwise why nothing was handed back
+  std::string why;                       // the outcome in words
+  std::error_code pin_error;             // the pin file could not be written (the pin holds in memory)
+
+  // True when the stream handed back came from a rung after the first.
+  bool fell_back() const noexcept { return winner.has_value() && *winner > 0; }
+  // One line per attempt, then one "outcome ..." line; no trailing newline.
+  std::string to_string() const;
+};
+
+// What a ladder needs to reach the peer and what it may try.
+struct fallback_request {
+  std::string host;               // name or address to dial
+  std::uint16_t port = 0;
+  socket_options socket;          // connect and I/O timeouts of every attempt
+  stream_options stream_opts;     // line limits of each attempt's stream (smtp::line_limits() for SMTP)
+  // Run on each fresh connection; bounded, like the handshake, by base.handshake_timeout.
+  prelude before_tls = implicit_tls();
+  peer_options peer;              // server_name empty = host
+  tls_config base;                // trust, client certificate, versions, timeouts; `security` is set by each rung
+  std::vector<rung> ladder;       // e.g. {{find_backend("mbedtls"), profile::strict}, {find_backend("openssl"), profile::legacy}}
+  bool eof_is_trigger = false;    // opt-in: a server that closes before ServerHello may be retried
+  pin_store* pins = nullptr;      // not owned; nullptr = no pinning
+  std::function<void(const attempt_report&)> observer;  // called as each attempt ends
+};
+
+// The upgraded stream (only on success) and the report (always).
+struct fallback_result {
+  std::optional<stream> connection;
+  fallback_report report;
+
+  bool ok() const noexcept { return connection.has_value(); }
+};
+
+// Runs the ladder: for each rung, dials afresh, runs the prelude, then the handshake;
+// stops at the first usable session or at the first failure that does not allow the
+// next rung. The report's error is errc::usage / unsupported / invalid_config for a
+// ladder or config refused before dialling, the last attempt's error when no rung was
+// left or allowed, errc::fallback_anomaly when a permissive retry negotiated a
+// forward-secret suite (that stream is closed, not handed back), and
+// errc::pinned_downgrade when a pinned host failed strict in a way that would
+// otherwise have been retried.
+fallback_result connect_with_fallback(const fallback_request& request);
+
+}  // namespace uptls

@@ -1,0 +1,42 @@
+// The real servers the fallback tests talk to, started on loopback and always stopped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "support.hpp"
+
+namespace uptls::test {
+
+struct peer {
+  std::unique_ptr<child> process;
+  std::uint16_t port = 0;
+  explicit operator bool() const { return process != nullptr; }
+};
+
+// openssl s_server, TLS 1.2 with AES128-GCM-SHA256 only (plain RSA key exchange):
+// answers a strict client with a fatal alert 40.
+peer start_openssl_rsa_only();
+// openssl s_server with its defaults (TLS 1.3, forward secrecy) and the given leaf.
+peer start_openssl_modern(const std::string& leaf = "server-rsa");
+// gnutls-serv limited to TLS 1.2 and RSA key exchange.
+peer start_gnutls_rsa_only();
+// The aiosmtpd STARTTLS server of legacy_smtpd.py ("legacy": TLS 1.2 RSA only, closes
+// without an alert on a failed handshake; "modern": the ssl module's defaults).
+peer start_smtpd(const std::string& mode);
+
+// Why a peer could not be started, for GTEST_SKIP / failure messages.
+std::string last_peer_problem();
+// Whether the last peer failed to start because its program is not installed.
+bool last_peer_missing();
+
+}  // namespace uptls::test
+
+// Skips the test when the peer's program is not installed, fails it when the peer
+// is installed but did not start.
+#define UPTLS_REQUIRE_PEER(p)                                                              \
+  do {                                                                                     \
+    if (!(p) && ::uptls::test::last_peer_missing()) GTEST_SKIP() << ::uptls::test::last_peer_problem(); \
+    ASSERT_TRUE(p) << ::uptls::test::last_peer_problem();                                  \
+  } while (0)
