@@ -18,16 +18,20 @@ io_result handshake_watch::read_some(std::span<std::byte> buf) {
   if (r.status == io_status::ok) {
     observe(buf.first(r.bytes));
   } else if (r.status == io_status::eof) {
-    facts_.eof = true;
+    if (!facts_.transport_error) facts_.eof = true;
   } else if (r.status == io_status::error) {
-    facts_.transport_error = r.error;
+    if (!facts_.eof && !facts_.transport_error) facts_.transport_error = r.error;
   }
   return r;
 }
 
+// Only the first event counts: after the peer's EOF a library still tries to
+// send an alert, and that write failing is a consequence, not the cause.
 io_result handshake_watch::write_some(std::span<const std::byte> buf) {
   const io_result r = inner_.write_some(buf);
-  if (active_ && r.status == io_status::error) facts_.transport_error = r.error;
+  if (active_ && r.status == io_status::error && !facts_.eof && !facts_.transport_error) {
+    facts_.transport_error = r.error;
+  }
   return r;
 }
 

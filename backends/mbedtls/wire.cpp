@@ -7,13 +7,15 @@ namespace {
 constexpr std::uint8_t change_cipher_spec = 20;
 constexpr std::uint8_t alert = 21;
 constexpr std::uint8_t handshake = 22;
+constexpr std::uint8_t application_data = 23;
+constexpr std::uint8_t tls_major_version = 3;  // SSL 3.0 to TLS 1.3 all say 3
 constexpr std::uint8_t fatal = 2;
 constexpr std::uint8_t named_curve = 3;  // ECCurveType (RFC 8422 5.4)
 }  // namespace
 
 void wire_reader::feed(std::span<const std::byte> bytes) noexcept {
   std::size_t i = 0;
-  while (i < bytes.size()) {
+  while (i < bytes.size() && !not_tls_) {
     if (body_left_ == 0) {
       record_byte(std::to_integer<std::uint8_t>(bytes[i++]));
       continue;
@@ -41,6 +43,8 @@ void wire_reader::feed(std::span<const std::byte> bytes) noexcept {
 
 void wire_reader::record_byte(std::uint8_t b) noexcept {
   header_[header_len_++] = b;
+  if (header_len_ == 1 && (b < change_cipher_spec || b > application_data)) not_tls_ = true;
+  if (header_len_ == 2 && b != tls_major_version) not_tls_ = true;
   if (header_len_ < header_.size()) return;
   header_len_ = 0;
   type_ = header_[0];

@@ -31,6 +31,10 @@ class wire_reader {
   bool any_alert() const noexcept { return any_alert_; }
   // True once ChangeCipherSpec passed: later records are encrypted.
   bool encrypted() const noexcept { return ccs_; }
+  // True when a record header could not be TLS (plaintext such as "220 ..." or
+  // "GET /"): content type 20-23 and major version 3, or else the peer speaks
+  // something else here. Decided on the first two bytes, like core's watch.
+  bool not_tls() const noexcept { return not_tls_; }
 
  private:
   void record_byte(std::uint8_t b) noexcept;
@@ -55,6 +59,7 @@ class wire_reader {
   int alert_ = -1;
   bool any_alert_ = false;
   bool ccs_ = false;
+  bool not_tls_ = false;
 };
 
 }  // namespace uptls::mbed

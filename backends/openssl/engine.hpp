@@ -14,7 +14,7 @@ namespace uptls::ossl {
 class openssl_engine final : public engine {
  public:
   // An engine for one connection over io; errc::internal if OpenSSL cannot
-  // allocate one.
+  // allocate one, errc::invalid_config for a server name OpenSSL refuses.
   static result<std::unique_ptr<engine>> make(std::shared_ptr<const openssl_context> ctx, transport& io,
                                               const peer_options& peer);
   // The engine that owns ssl (for OpenSSL's callbacks), or nullptr.
@@ -28,9 +28,12 @@ class openssl_engine final : public engine {
   session_info session() const override;
   const failure_info& failure() const override { return failure_; }
 
+  // The context this engine was made from (for the session cache callback).
   const openssl_context& owner() const noexcept { return *ctx_; }
+  // The name the client asked for; empty on servers.
   const std::string& server_name() const noexcept { return peer_.server_name; }
 
+  // Public for make_unique only: make() is the way in (it runs prepare()).
   openssl_engine(std::shared_ptr<const openssl_context> ctx, transport& io, const peer_options& peer);
 
  private:

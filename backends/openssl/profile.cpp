@@ -1,5 +1,7 @@
 #include "profile.hpp"
 
+#include <cstdint>
+
 #include "uptls/errc.hpp"
 
 namespace uptls::ossl {
@@ -20,8 +22,19 @@ std::error_code apply_profile(SSL_CTX* ctx, const tls_config& cfg, role side) {
   if (SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1) return errc::internal;
   if (SSL_CTX_set1_groups_list(ctx, groups) != 1) return errc::internal;
 
+  // 112-bit keys at least (RSA/DH 2048, ECC 224), whatever the system's
+  // openssl.cnf says: the profile must mean the same everywhere.
+  SSL_CTX_set_security_level(ctx, 2);
+
+  // A system openssl.cnf can switch options on for every SSL_CTX; these two
+  // would hide truncation or allow unsafe renegotiation, so they go.
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  SSL_CTX_clear_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+  SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
+
   // Renegotiation and compression only ever brought attacks (CRIME, renegotiation
-  // injection). SSL_OP_IGNORE_UNEXPECTED_EOF stays off: truncation must be seen.
+  // injection).
   std::uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
   // A server follows its own order so that a legacy server still picks a forward
   // secret suite when the client offers both.

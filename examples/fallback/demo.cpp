@@ -4,99 +4,24 @@
 // (TLS 1.2 with plain RSA key exchange only, like the old mail services that answer
 // a modern client with alert 40), on 127.0.0.1 with implicit TLS as on port 465.
 // Shows a strict client failing, then the fallback ladder succeeding and its
-// report, then stops the server. DIR holds ca.pem and server-rsa.pem/.key.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// report, then stops the server. Then the same story over SMTP STARTTLS against
+// tests/fallback/legacy_smtpd.py (aiosmtpd), which hangs up on a strict client
+// without an alert: the ladder retries that only with eof_is_trigger (see
+// smtp_part.hpp). DIR holds ca.pem and server-rsa.pem/.key. Exits 0 only when
+// every part that ran behaved as expected (a missing aiosmtpd skips part 2).
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "server_process.hpp"
+#include "smtp_part.hpp"
 #include "uptls/fallback.hpp"
 #include "uptls/uptls.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-// The legacy server as a child process in its own group; stop() ends and reaps it.
-class server_process {
- public:
-  bool start(const std::vector<std::string>& argv) {
-    int out[2];
-    int in[2];  // s_server ends a session when its stdin ends: keep it open
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) return false;
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      dup2(out[1], 2);
-      setpgid(0, 0);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    close(out[1]);
-    close(in[0]);
-    out_ = out[0];
-    in_ = in[1];
-    return true;
-  }
-
-  // Reads the server's output until a line holds `needle`, at most `timeout`.
-  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    std::string seen;
-    while (std::chrono::steady_clock::now() < end) {
-      pollfd p{out_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[512];
-      const ssize_t n = read(out_, buf, sizeof buf);
-      if (n <= 0) return false;
-      seen.append(buf, static_cast<std::size_t>(n));
-      if (seen.find(needle) != std::string::npos) return true;
-    }
-    return false;
-  }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(-pid_, SIGTERM);
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        break;
-      }
-      usleep(10'000);
-    }
-    if (pid_ > 0) {
-      kill(-pid_, SIGKILL);
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-    if (out_ >= 0) close(out_);
-    if (in_ >= 0) close(in_);
-    out_ = -1;
-    in_ = -1;
-  }
-
-  ~server_process() { stop(); }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  int in_ = -1;
-};
 
 const uptls::backend* pick(const std::string& name, bool need_rsa, const uptls::backend* avoid) {
   if (!name.empty()) return uptls::find_backend(name);
@@ -149,9 +74,10 @@ int main(int argc, char** argv) {
   }
 
   std::cout << "== uptls fallback demo\n"
+            << "\n== part 1: implicit TLS against a legacy server\n"
             << "legacy server: openssl s_server on 127.0.0.1:" << port
             << ", implicit TLS, TLS 1.2 with RSA key exchange only (AES128-GCM-SHA256)\n";
-  server_process server;
+  demo::server_process server;
   if (!server.start({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-tls1_2", "-cipher",
                      "AES128-GCM-SHA256", "-cert", certs + "/server-rsa.pem", "-key", certs + "/server-rsa.key"}) ||
       !server.wait_for("ACCEPT", 10s)) {
@@ -203,5 +129,11 @@ int main(int argc, char** argv) {
 
   std::cout << "\n-- 3. stopping the legacy server\n";
   server.stop();
-  return echoed ? 0 : 1;
+  if (!echoed) return 1;
+
+  const demo::outcome smtp = demo::run_smtp_part(*strict_lib, *legacy_lib, certs);
+  std::cout << "\n== done: part 1 passed, part 2 "
+            << (smtp == demo::outcome::passed ? "passed" : smtp == demo::outcome::skipped ? "skipped" : "FAILED")
+            << "\n";
+  return smtp == demo::outcome::failed ? 1 : 0;
 }

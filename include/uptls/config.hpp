@@ -22,7 +22,8 @@ enum class profile { strict, legacy };
 
 enum class tls_version { tls1_2, tls1_3 };
 
-// Whether a server asks its clients for a certificate.
+// Whether a server asks its clients for a certificate. optional: a certificate
+// the client presents must still verify; only its absence is accepted.
 enum class client_auth { none, optional, required };
 
 struct tls_config {

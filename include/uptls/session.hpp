@@ -13,7 +13,7 @@ struct session_info {
   tls_version version = tls_version::tls1_2;
   std::string cipher;        // IANA name, e.g. "TLS_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_128_GCM_SHA256"
   std::string key_exchange;  // "ECDHE", "DHE", "RSA" (TLS 1.2) or "(EC)DHE" (TLS 1.3)
-  std::string group;         // e.g. "x25519", "secp256r1"; empty for RSA key exchange
+  std::string group;         // e.g. "x25519", "secp256r1"; empty when the handshake exchanged no key (RSA key exchange, resumed TLS 1.2)
   bool forward_secret = false;
   bool resumed = false;
   bool verified = false;     // the peer's certificate was checked (false only with dangerous_skip_verification or no client cert)

@@ -87,6 +87,10 @@ bool is_ecdhe_aead_suite(std::uint16_t id) {
   return one_of(id, {0xC02B, 0xC02C, 0xC02F, 0xC030, 0xCCA8, 0xCCA9});
 }
 
+bool is_ecdhe_cbc_suite(std::uint16_t id) {
+  return one_of(id, {0xC009, 0xC00A, 0xC013, 0xC014, 0xC023, 0xC027});
+}
+
 bool is_rsa_kx_legacy_suite(std::uint16_t id) {
   return one_of(id, {0x009C, 0x009D, 0x003C, 0x003D, 0x002F, 0x0035});
 }

@@ -24,6 +24,7 @@ std::optional<client_hello> parse_client_hello(std::span<const std::byte> wire);
 // Suite ids by family (IANA TLS Cipher Suites registry).
 bool is_tls13_suite(std::uint16_t id);
 bool is_ecdhe_aead_suite(std::uint16_t id);     // ECDHE with AES-GCM or ChaCha20-Poly1305
+bool is_ecdhe_cbc_suite(std::uint16_t id);      // ECDHE with AES-CBC (forward secret, not AEAD)
 bool is_rsa_kx_legacy_suite(std::uint16_t id);  // TLS_RSA_WITH_AES_{128,256}_{GCM,CBC} as in "legacy"
 bool is_signalling_suite(std::uint16_t id);     // TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV
 

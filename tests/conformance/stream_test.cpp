@@ -181,6 +181,28 @@ TEST(Stream, PlaintextClientIsNotTlsForTheServer) {
   EXPECT_EQ(p.server->start_tls(s), errc::not_tls) << p.server->last_failure().text;
 }
 
+// A server that reads the ClientHello and hangs up: end of stream before the
+// ServerHello, the case a caller may choose to retry with another profile.
+TEST(Stream, ServerThatHangsUpAfterClientHelloIsEof) {
+  for (const bool sockets : {false, true}) {
+    SCOPED_TRACE(sockets ? "sockets" : "memory pipe");
+    transport_pair t = sockets ? socket_pair(milliseconds{5'000}) : memory_pair();
+    ASSERT_TRUE(t.client && t.server);
+    auto hangup = in_thread([&] {
+      std::byte buf[4096];
+      (void)t.server->read_some(buf);
+      t.server->close();
+    });
+    stream client(std::move(t.client));
+    auto c = client_ctx(client_config());
+    ASSERT_TRUE(c);
+    EXPECT_EQ(client.start_tls(c, {"localhost"}), errc::eof) << client.last_failure().text;
+    EXPECT_TRUE(client.last_failure().eof_before_server_hello);
+    EXPECT_FALSE(client.last_failure().server_handshake_seen);
+    hangup.get();
+  }
+}
+
 TEST(Stream, SilentServerTimesOutWithinTheHandshakeTimeout) {
   auto listener = tcp_listener::listen("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok());

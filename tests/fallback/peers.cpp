@@ -52,6 +52,11 @@ peer start_openssl_modern(const std::string& leaf) {
 }
 
 peer start_gnutls_rsa_only() {
+  if (!private_network()) {
+    missing = true;
+    problem = wildcard_listener_skip;
+    return {};
+  }
   return start("gnutls-serv", "listening on IPv4", [](std::uint16_t port) {
     return std::vector<std::string>{"gnutls-serv", "--echo", "--disable-client-cert", "--port", std::to_string(port),
                                     "--priority", "NORMAL:-KX-ALL:+RSA:-VERS-TLS1.3",

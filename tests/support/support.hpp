@@ -39,6 +39,14 @@ inline const backend& backend_under_test() {
 tls_config client_config(profile p = profile::strict);
 tls_config server_config(const std::string& leaf = "server-rsa", profile p = profile::strict);
 
+// Whether this test runs in the private loopback-only network namespace that
+// tests/support/private-net sets up. Peers that can only listen on every
+// interface (gnutls-serv has no bind-address option) are started only there.
+bool private_network();
+inline constexpr const char* wildcard_listener_skip =
+    "gnutls-serv listens on every interface; it runs only in the private loopback-only "
+    "network namespace (tests/support/private-net could not make one here)";
+
 // Whether an executable is on PATH (or an absolute path that exists).
 bool have_program(const std::string& name);
 
