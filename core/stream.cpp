@@ -191,6 +191,7 @@ std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer
     // had been protected by it (CVE-2011-0411, CVE-2021-22947). Drop them and fail.
     buf_.clear();
     head_ = 0;
+    close_after_failure();  // a failed upgrade leaves no connection behind, whatever the cause
     return fail(errc::plaintext_injection);
   }
   buf_.clear();

@@ -168,6 +168,8 @@ TEST(StreamLines, BufferedPlaintextBlocksTheUpgrade) {
   EXPECT_EQ(f.s.start_tls(*ctx, {"localhost"}), errc::plaintext_injection);
   EXPECT_EQ(f.s.buffered(), 0u);  // dropped, never readable
   EXPECT_EQ(f.s.current(), stream::state::failed);
+  std::byte buf[8];
+  EXPECT_EQ(f.peer->read_some(buf).status, io_status::eof);  // the connection is gone
   // Sticky: every later call says the same.
   EXPECT_EQ(f.s.read_line(line), errc::plaintext_injection);
   EXPECT_EQ(f.s.write("QUIT\r\n"), errc::plaintext_injection);
