@@ -78,6 +78,25 @@ const std::error_category& category() noexcept {
 
 std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
 
+errc from_alert(int alert) noexcept {
+  switch (alert) {
+    case 40: return errc::handshake_failure;
+    case 70: return errc::protocol_version;
+    case 71: return errc::insufficient_security;
+    case 86: return errc::inappropriate_fallback;
+    case 120: return errc::no_application_protocol;
+    case 42:  // bad_certificate
+    case 43:  // unsupported_certificate
+    case 44:  // certificate_revoked
+    case 45:  // certificate_expired
+    case 46:  // certificate_unknown
+    case 48:  // unknown_ca
+      return errc::cert_rejected_by_peer;
+    default:  // certificate_required (116) included: the peer names no fault of a certificate we sent
+      return errc::peer_alert;
+  }
+}
+
 std::string_view to_string(errc e) noexcept {
   const entry* found = find(static_cast<int>(e));
   return found ? found->name : "unknown";

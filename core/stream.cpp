@@ -15,16 +15,13 @@ constexpr std::size_t read_chunk = 16 * 1024;
 // read_line call, so one call stays bounded against a peer that never sends LF.
 constexpr std::size_t discard_slices = 16;
 
-// Alerts that name a policy mismatch, read straight off the wire (plaintext,
-// before any handshake record) so that every backend reports them alike.
+// An alert read straight off the wire (plaintext, before any handshake record)
+// names the failure alike on every backend; only an alert with no name of its
+// own leaves the backend's word standing.
 std::error_code from_first_alert(int alert, std::error_code backend_said) {
-  switch (alert) {
-    case 40: return errc::handshake_failure;
-    case 70: return errc::protocol_version;
-    case 71: return errc::insufficient_security;
-    case 86: return errc::inappropriate_fallback;
-    default: return backend_said ? backend_said : make_error_code(errc::peer_alert);
-  }
+  const errc named = from_alert(alert);
+  if (named == errc::peer_alert && backend_said) return backend_said;
+  return named;
 }
 
 }  // namespace

@@ -25,25 +25,6 @@ const std::error_category& category() noexcept {
 
 std::error_code library_error(int code) noexcept { return {code, category()}; }
 
-errc from_alert(int alert) noexcept {
-  switch (alert) {
-    case GNUTLS_A_HANDSHAKE_FAILURE: return errc::handshake_failure;
-    case GNUTLS_A_PROTOCOL_VERSION: return errc::protocol_version;
-    case GNUTLS_A_INSUFFICIENT_SECURITY: return errc::insufficient_security;
-    case GNUTLS_A_INAPPROPRIATE_FALLBACK: return errc::inappropriate_fallback;
-    case GNUTLS_A_NO_APPLICATION_PROTOCOL: return errc::no_application_protocol;
-    case GNUTLS_A_BAD_CERTIFICATE:
-    case GNUTLS_A_UNSUPPORTED_CERTIFICATE:
-    case GNUTLS_A_CERTIFICATE_REVOKED:
-    case GNUTLS_A_CERTIFICATE_EXPIRED:
-    case GNUTLS_A_CERTIFICATE_UNKNOWN:
-    case GNUTLS_A_UNKNOWN_CA:
-      return errc::cert_rejected_by_peer;
-    default:
-      return errc::peer_alert;
-  }
-}
-
 // Precedence follows the order in which OpenSSL's chain check stops (chain
 // building, then the name, then the dates), so that a certificate with several
 // faults gets the same errc on every backend.

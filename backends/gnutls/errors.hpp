@@ -16,9 +16,6 @@ const std::error_category& category() noexcept;
 // A GnuTLS return code (negative) as a std::error_code in that category.
 std::error_code library_error(int code) noexcept;
 
-// The errc for a fatal alert the peer sent (RFC 8446 numbers).
-errc from_alert(int alert) noexcept;
-
 // The errc for a failed certificate check: `status` holds gnutls_certificate_status_t
 // bits, `leaf_self_signed` whether the peer's first certificate issued itself.
 errc from_verify_status(unsigned status, bool leaf_self_signed) noexcept;

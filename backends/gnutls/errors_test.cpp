@@ -15,16 +15,6 @@ TEST(GnutlsErrors, CategoryIsNamedAfterTheLibraryAndUsesItsWords) {
   EXPECT_NE(ec.value(), static_cast<int>(errc::handshake_failure)) << "raw codes are GnuTLS's own numbers";
 }
 
-TEST(GnutlsErrors, AlertsTheFallbackLadderReads) {
-  EXPECT_EQ(from_alert(40), errc::handshake_failure);
-  EXPECT_EQ(from_alert(70), errc::protocol_version);
-  EXPECT_EQ(from_alert(71), errc::insufficient_security);
-  EXPECT_EQ(from_alert(86), errc::inappropriate_fallback);
-  EXPECT_EQ(from_alert(120), errc::no_application_protocol);
-  for (int a : {42, 43, 44, 45, 46, 48}) EXPECT_EQ(from_alert(a), errc::cert_rejected_by_peer) << a;
-  for (int a : {10, 20, 47, 50, 51, 80, 116}) EXPECT_EQ(from_alert(a), errc::peer_alert) << a;
-}
-
 TEST(GnutlsErrors, VerifyStatusByTheFirstFaultOpensslWouldName) {
   EXPECT_EQ(from_verify_status(GNUTLS_CERT_INVALID | GNUTLS_CERT_EXPIRED, false), errc::cert_expired);
   EXPECT_EQ(from_verify_status(GNUTLS_CERT_INVALID | GNUTLS_CERT_NOT_ACTIVATED, false), errc::cert_not_yet_valid);

@@ -117,23 +117,6 @@ const std::error_category& library_category() noexcept {
 
 std::error_code library_error(int ret) noexcept { return {ret, library_category()}; }
 
-std::error_code from_alert(int alert) noexcept {
-  switch (alert) {
-    case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return errc::handshake_failure;
-    case MBEDTLS_SSL_ALERT_MSG_BAD_CERT:
-    case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT:
-    case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED:
-    case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED:
-    case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN:
-    case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return errc::cert_rejected_by_peer;
-    case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return errc::protocol_version;
-    case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY: return errc::insufficient_security;
-    case MBEDTLS_SSL_ALERT_MSG_INAPROPRIATE_FALLBACK: return errc::inappropriate_fallback;
-    case MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL: return errc::no_application_protocol;
-    default: return errc::peer_alert;
-  }
-}
-
 std::error_code from_verify_flags(std::uint32_t flags, bool self_signed_leaf) noexcept {
   if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
     return self_signed_leaf ? errc::cert_self_signed : errc::cert_untrusted;

@@ -23,9 +23,6 @@ struct failure_facts {
   bool self_signed_leaf = false;   // the peer's certificate was alone and self-issued
 };
 
-// The errc for a fatal alert the peer sent (handshake_failure for 40, ...).
-std::error_code from_alert(int alert) noexcept;
-
 // The errc for a rejected certificate chain.
 std::error_code from_verify_flags(std::uint32_t flags, bool self_signed_leaf) noexcept;
 

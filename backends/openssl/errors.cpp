@@ -122,25 +122,6 @@ errc from_verify_result(long v) noexcept {
   }
 }
 
-errc from_alert_received(int alert) noexcept {
-  switch (alert) {
-    case SSL_AD_HANDSHAKE_FAILURE: return errc::handshake_failure;
-    case SSL_AD_PROTOCOL_VERSION: return errc::protocol_version;
-    case SSL_AD_INSUFFICIENT_SECURITY: return errc::insufficient_security;
-    case SSL_AD_INAPPROPRIATE_FALLBACK: return errc::inappropriate_fallback;
-    case SSL_AD_NO_APPLICATION_PROTOCOL: return errc::no_application_protocol;
-    case SSL_AD_BAD_CERTIFICATE:
-    case SSL_AD_UNSUPPORTED_CERTIFICATE:
-    case SSL_AD_CERTIFICATE_REVOKED:
-    case SSL_AD_CERTIFICATE_EXPIRED:
-    case SSL_AD_CERTIFICATE_UNKNOWN:
-    case SSL_AD_UNKNOWN_CA:
-      return errc::cert_rejected_by_peer;
-    default:  // certificate_required (116) included: the contract names only 42-46 and 48
-      return errc::peer_alert;
-  }
-}
-
 int alert_in_reason(unsigned long err) noexcept {
   if (err == 0 || ERR_GET_LIB(err) != ERR_LIB_SSL) return -1;
   const int reason = ERR_GET_REASON(err);
@@ -154,7 +135,7 @@ int alert_in_reason(unsigned long err) noexcept {
 // local reason; then the alert we sent.
 std::error_code classify(const failure_facts& f) noexcept {
   if (f.transport) return f.transport;
-  if (f.alert_received >= 0) return from_alert_received(f.alert_received);
+  if (f.alert_received >= 0) return from_alert(f.alert_received);
   if (f.eof) return f.handshaking ? errc::eof : errc::truncated;
   if (f.ssl_error == SSL_ERROR_ZERO_RETURN) return errc::eof;  // close_notify in the handshake
   if (f.err != 0 && ERR_GET_LIB(f.err) == ERR_LIB_SSL) {

@@ -33,9 +33,6 @@ std::error_code classify(const failure_facts& f) noexcept;
 // A certificate verification result (X509_V_ERR_*) as a cert_* code.
 errc from_verify_result(long v) noexcept;
 
-// A fatal alert number received from the peer.
-errc from_alert_received(int alert) noexcept;
-
 // The reason code of an SSL_R_* error that carries an alert the peer sent, or -1.
 int alert_in_reason(unsigned long err) noexcept;
 

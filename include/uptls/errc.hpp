@@ -61,6 +61,13 @@ const std::error_category& category() noexcept;
 // Builds a std::error_code in the uptls category.
 std::error_code make_error_code(errc e) noexcept;
 
+// The errc for a fatal TLS alert the peer sent (RFC 8446 numbers, the same in
+// every library): 40 handshake_failure, 70 protocol_version, 71 insufficient_security,
+// 86 inappropriate_fallback, 120 no_application_protocol, 42-46 and 48
+// cert_rejected_by_peer, anything else peer_alert. Backends and core share it so
+// that one alert reads alike whoever received it.
+errc from_alert(int alert) noexcept;
+
 // The enumerator's name, e.g. "cert_expired" (stable, for logs and reports).
 std::string_view to_string(errc e) noexcept;
 

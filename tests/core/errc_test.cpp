@@ -39,3 +39,13 @@ TEST(Errc, ZeroIsSuccess) {
   EXPECT_FALSE(ok);
   EXPECT_TRUE(std::error_code(errc::usage));
 }
+
+TEST(Errc, AlertsReadAlikeOnEveryBackend) {
+  EXPECT_EQ(uptls::from_alert(40), errc::handshake_failure);
+  EXPECT_EQ(uptls::from_alert(70), errc::protocol_version);
+  EXPECT_EQ(uptls::from_alert(71), errc::insufficient_security);
+  EXPECT_EQ(uptls::from_alert(86), errc::inappropriate_fallback);
+  EXPECT_EQ(uptls::from_alert(120), errc::no_application_protocol);
+  for (int a : {42, 43, 44, 45, 46, 48}) EXPECT_EQ(uptls::from_alert(a), errc::cert_rejected_by_peer) << a;
+  for (int a : {10, 20, 47, 50, 51, 80, 116}) EXPECT_EQ(uptls::from_alert(a), errc::peer_alert) << a;
+}
