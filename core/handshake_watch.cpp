@@ -46,9 +46,9 @@ void handshake_watch::observe(std::span<const std::byte> bytes) {
         for (std::size_t k = 0; k < take && alert_len_ < alert_.size(); ++k) {
           alert_[alert_len_++] = std::to_integer<std::uint8_t>(bytes[i + k]);
         }
-        if (alert_len_ == alert_.size() && alert_[0] == alert_level_fatal && !facts_.handshake_seen &&
-            facts_.first_alert < 0) {
-          facts_.first_alert = alert_[1];
+        if (alert_len_ == alert_.size() && alert_[0] == alert_level_fatal) {
+          if (!facts_.handshake_seen && facts_.first_alert < 0) facts_.first_alert = alert_[1];
+          if (body_len_ == alert_.size() && facts_.plain_alert < 0) facts_.plain_alert = alert_[1];
         }
       }
       body_left_ -= take;
@@ -66,6 +66,7 @@ void handshake_watch::observe(std::span<const std::byte> bytes) {
     if (header_len_ < header_.size()) continue;
     type_ = header_[0];
     body_left_ = (std::size_t{header_[3]} << 8) | header_[4];
+    body_len_ = body_left_;
     header_len_ = 0;
     alert_len_ = 0;
     if (type_ == handshake_record) facts_.handshake_seen = true;

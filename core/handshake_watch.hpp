@@ -20,6 +20,11 @@ struct wire_facts {
   bool handshake_seen = false;    // a handshake record (type 22) arrived
   bool not_tls = false;           // the first bytes cannot be a TLS record
   int first_alert = -1;           // description of a fatal alert that came before any handshake record
+  // Description of the first fatal alert sent in the clear at any point of the
+  // handshake (a record of type 21 and length 2: an encrypted alert is longer).
+  // A TLS 1.3 client that refuses the server's certificate sends its alert in
+  // the clear (OpenSSL does), and some servers (GnuTLS) then fail to decrypt it.
+  int plain_alert = -1;
   bool eof = false;               // the peer closed during the handshake
   std::error_code transport_error;  // a timeout, reset or other transport failure
 };
@@ -46,6 +51,7 @@ class handshake_watch final : public transport {
   std::array<std::uint8_t, 5> header_{};
   std::size_t header_len_ = 0;
   std::size_t body_left_ = 0;
+  std::size_t body_len_ = 0;
   std::uint8_t type_ = 0;
   std::array<std::uint8_t, 2> alert_{};
   std::size_t alert_len_ = 0;

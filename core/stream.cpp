@@ -227,6 +227,10 @@ std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer
   } else if (client && wire.first_alert >= 0) {
     ec = from_first_alert(wire.first_alert, ec);
     failure_.alert_received = wire.first_alert;
+  } else if (wire.plain_alert >= 0 && failure_.alert_received < 0) {
+    // The peer said why in the clear, and the library could not read it.
+    ec = from_first_alert(wire.plain_alert, ec);
+    failure_.alert_received = wire.plain_alert;
   } else if (wire.eof && failure_.alert_received < 0) {
     ec = errc::eof;
   }

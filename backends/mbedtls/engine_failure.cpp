@@ -42,6 +42,9 @@ op_result mbed_engine::fail(int ret) {
   facts.verify_flags = verify_result();
   facts.self_signed_leaf = self_signed_leaf_;
   std::error_code ec = classify(facts);
+  // Before the handshake is over the connection simply ended, as the other
+  // backends say; only an open TLS stream can lose its close_notify.
+  if (phase_ == phase::handshaking && ec == errc::truncated) ec = errc::eof;
   // Plaintext where TLS was due (a greeting, an HTTP request): a mode or port
   // mix-up, not a malformed TLS message.
   if (phase_ == phase::handshaking && from_peer_.not_tls()) ec = errc::not_tls;

@@ -55,7 +55,7 @@ std::unique_ptr<child> start_gnutls_serv(std::uint16_t port, const std::string& 
 class OpensslServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_program("openssl")) GTEST_SKIP() << "openssl (the command) is not installed";
+    UPTLS_REQUIRE_PEER_PROGRAM(peer_program::openssl);
   }
 };
 
@@ -120,7 +120,7 @@ TEST_F(OpensslServer, Tls11OnlyServerIsRefused) {
 class GnutlsServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_program("gnutls-serv")) GTEST_SKIP() << "gnutls-serv (gnutls-bin) is not installed";
+    UPTLS_REQUIRE_PEER_PROGRAM(peer_program::gnutls_serv);
     if (!private_network()) GTEST_SKIP() << wildcard_listener_skip;
   }
 };
@@ -191,7 +191,7 @@ server_run accept_one(tcp_listener& l, const tls_config& cfg) {
 class OpensslClient : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_program("openssl")) GTEST_SKIP() << "openssl (the command) is not installed";
+    UPTLS_REQUIRE_PEER_PROGRAM(peer_program::openssl);
   }
   static std::unique_ptr<child> s_client(std::uint16_t port, std::vector<std::string> extra) {
     std::vector<std::string> argv{"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
@@ -242,7 +242,7 @@ TEST_F(OpensslClient, DefaultClientVerifiesOurServerAndSendsData) {
 class GnutlsClient : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_program("gnutls-cli")) GTEST_SKIP() << "gnutls-cli (gnutls-bin) is not installed";
+    UPTLS_REQUIRE_PEER_PROGRAM(peer_program::gnutls_cli);
   }
   static std::unique_ptr<child> gnutls_cli(std::uint16_t port, const std::string& priority) {
     std::vector<std::string> argv{"gnutls-cli", "127.0.0.1", "-p", std::to_string(port), "--sni-hostname",

@@ -116,3 +116,25 @@ TEST(HandshakeWatch, StoppedWatchOnlyForwards) {
   EXPECT_EQ(w.facts().first_alert, -1);
   EXPECT_FALSE(w.facts().any_byte);
 }
+
+TEST(HandshakeWatch, PlaintextAlertAfterHandshakeRecordsIsRecorded) {
+  // A TLS 1.3 client that refuses the certificate: ClientHello, then unknown_ca (48) in the clear.
+  auto wire = hello;
+  const auto unknown_ca = raw({0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x30});
+  wire.insert(wire.end(), unknown_ca.begin(), unknown_ca.end());
+  for (std::size_t slice : {wire.size(), std::size_t{1}, std::size_t{4}}) {
+    const auto f = watch(wire, slice);
+    EXPECT_EQ(f.plain_alert, 48) << "slice " << slice;
+    EXPECT_EQ(f.first_alert, -1) << "not before the first handshake record";
+    EXPECT_TRUE(f.handshake_seen);
+  }
+}
+
+TEST(HandshakeWatch, EncryptedAlertIsNotReadAsPlaintext) {
+  // An alert record whose body is longer than two bytes is encrypted: nothing to read in it.
+  auto wire = hello;
+  const auto sealed = raw({0x15, 0x03, 0x03, 0x00, 0x04, 0x02, 0x28, 0x99, 0x98});
+  wire.insert(wire.end(), sealed.begin(), sealed.end());
+  const auto f = watch(wire, 1);
+  EXPECT_EQ(f.plain_alert, -1);
+}

@@ -26,15 +26,17 @@ peer start_gnutls_rsa_only();
 // without an alert on a failed handshake; "modern": the ssl module's defaults).
 peer start_smtpd(const std::string& mode);
 
-// Why a peer could not be started, for GTEST_SKIP / failure messages.
+// Why a peer could not be started, for failure and skip messages.
 std::string last_peer_problem();
-// Whether the last peer failed to start because its program is not installed.
+// Whether the last peer could not start for a reason that is genuinely optional
+// (gnutls-serv outside the private network namespace). A program that ./dev
+// installs but cannot do its job is never optional: the test fails.
 bool last_peer_missing();
 
 }  // namespace uptls::test
 
-// Skips the test when the peer's program is not installed, fails it when the peer
-// is installed but did not start.
+// Skips the test only when the peer is genuinely optional here (and says why);
+// fails it when the peer is missing, cannot do its job, or did not start.
 #define UPTLS_REQUIRE_PEER(p)                                                              \
   do {                                                                                     \
     if (!(p) && ::uptls::test::last_peer_missing()) GTEST_SKIP() << ::uptls::test::last_peer_problem(); \

@@ -21,14 +21,6 @@ const std::string python = "/usr/bin/python3";
 
 std::string script(const std::string& name) { return std::string(UPTLS_PEERS_DIR) + "/" + name; }
 
-#define REQUIRE_PROGRAM(name) \
-  if (!have_program(name)) GTEST_SKIP() << name << " is not installed; this real-peer test needs it"
-
-bool python_has(const std::string& module) {
-  if (!have_program(python)) return false;
-  auto c = child::spawn({python, "-c", "import " + module});
-  return c->wait(10s) == 0;
-}
 
 // Feeds one line at a time to a line-oriented client and waits for the uptls
 // server's answer in its output.
@@ -72,7 +64,7 @@ void expect_delivered(server_run& srv, const std::string& tag) {
 // ---- uptls server, real clients -------------------------------------------------
 
 TEST(PeersServer, OpensslSClientStarttls) {
-  REQUIRE_PROGRAM("openssl");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::openssl);
   server_run srv(with_tls(), quick(15s));
   auto peer = child::spawn({"openssl", "s_client", "-starttls", "smtp", "-connect",
                             "127.0.0.1:" + std::to_string(srv.port()), "-CAfile", cert("ca.pem"),
@@ -91,19 +83,24 @@ TEST(PeersServer, OpensslSClientStarttls) {
 }
 
 TEST(PeersServer, OpensslSClientRefusesAnUntrustedServer) {
-  REQUIRE_PROGRAM("openssl");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::openssl);
   server_run srv(with_tls("untrusted"), quick(15s));
   auto peer = child::spawn({"openssl", "s_client", "-starttls", "smtp", "-connect",
                             "127.0.0.1:" + std::to_string(srv.port()), "-CAfile", cert("ca.pem"),
                             "-verify_return_error", "-verify_hostname", "localhost", "-nocommands"});
   peer->write_stdin("EHLO peer.example\r\nMAIL FROM:<x@example.org>\r\n");
-  EXPECT_NE(peer->wait(step), 0);
-  EXPECT_NE(srv.finish(), std::error_code{});
+  const int status = peer->wait(step);
+  const std::string out = peer->read_all(1s);
+  EXPECT_NE(status, 0) << out;
+  // s_client's own reason: the chain does not lead to the CA it was given.
+  EXPECT_NE(out.find("verify error:num=20:unable to get local issuer certificate"), std::string::npos) << out;
+  // ... and the uptls server heard it as the client's refusal of its certificate.
+  EXPECT_EQ(srv.finish(), errc::cert_rejected_by_peer) << out;
   EXPECT_TRUE(srv.messages().empty());
 }
 
 TEST(PeersServer, GnutlsCliStarttls) {
-  REQUIRE_PROGRAM("gnutls-cli");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::gnutls_cli);
   server_run srv(with_tls(), quick(15s));
   auto peer = child::spawn({"gnutls-cli", "--starttls-proto=smtp", "--x509cafile", cert("ca.pem"),
                             "--verify-hostname=localhost", "-p", std::to_string(srv.port()), "127.0.0.1"});
@@ -117,7 +114,7 @@ TEST(PeersServer, GnutlsCliStarttls) {
 }
 
 TEST(PeersServer, SwaksStarttlsWithVerification) {
-  REQUIRE_PROGRAM("swaks");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::swaks_tls);
   server_run srv(with_tls(), quick(15s));
   auto peer = child::spawn({"swaks", "--server", "127.0.0.1", "--port", std::to_string(srv.port()), "--tls",
                             "--tls-verify", "--tls-ca-path", cert("ca.pem"), "--ehlo", "peer.example", "--from",
@@ -142,19 +139,23 @@ TEST(PeersServer, SwaksStarttlsWithVerification) {
 }
 
 TEST(PeersServer, SwaksRefusesAnUntrustedServer) {
-  REQUIRE_PROGRAM("swaks");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::swaks_tls);
   server_run srv(with_tls("untrusted"), quick(15s));
   auto peer = child::spawn({"swaks", "--server", "127.0.0.1", "--port", std::to_string(srv.port()), "--tls",
                             "--tls-verify", "--tls-ca-path", cert("ca.pem"), "--from", "swaks@example.org", "--to",
                             "rcpt@example.org", "--timeout", "10"});
   const int status = peer->wait(20s);
-  EXPECT_NE(status, 0) << peer->read_all(1s);
-  (void)srv.finish();
+  const std::string out = peer->read_all(1s);
+  EXPECT_NE(status, 0) << out;
+  // swaks got as far as the handshake and refused the certificate itself.
+  EXPECT_NE(out.find("STARTTLS"), std::string::npos) << out;
+  EXPECT_NE(out.find("certificate verify failed"), std::string::npos) << out;
+  EXPECT_EQ(srv.finish(), errc::cert_rejected_by_peer) << out;
   EXPECT_TRUE(srv.messages().empty());
 }
 
 TEST(PeersServer, PythonSmtplibStarttls) {
-  if (!have_program(python)) GTEST_SKIP() << python << " is not installed";
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::python3);
   server_run srv(with_tls(), quick(15s));
   auto peer = child::spawn({python, script("smtplib_send.py"), "127.0.0.1", std::to_string(srv.port()), cert("ca.pem")});
   const int status = peer->wait(20s);
@@ -177,7 +178,7 @@ TEST(PeersServer, PythonSmtplibStarttls) {
 }
 
 TEST(PeersServer, CurlSslReqd) {
-  REQUIRE_PROGRAM("curl");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::curl_smtp_tls);
   server_run srv(with_tls(), quick(15s));
   auto peer = child::spawn({"sh", "-c",
                             "printf 'Subject: via curl\\r\\n\\r\\nbody from curl\\r\\n.dot line\\r\\n' | curl -sS "
@@ -196,12 +197,9 @@ TEST(PeersServer, CurlSslReqd) {
 
 // ---- uptls client, real servers --------------------------------------------------
 
-// aiosmtpd on a free port; nullptr (and a skip reason) when it cannot run.
+// aiosmtpd on a free port; nullptr (and why) when it did not start.
 std::unique_ptr<child> start_aiosmtpd(std::uint16_t port, bool tls, std::string& why) {
-  if (!python_has("aiosmtpd.controller")) {
-    why = "python3-aiosmtpd is not installed";
-    return nullptr;
-  }
+  if (why = peer_problem(peer_program::python3_aiosmtpd); !why.empty()) return nullptr;
   std::vector<std::string> argv = {python, script("aiosmtpd_server.py"), std::to_string(port),
                                    cert("server-rsa.pem"), cert("server-rsa.key")};
   if (!tls) argv.emplace_back("--no-tls");
@@ -218,7 +216,7 @@ TEST(PeersClient, AiosmtpdRequiringStarttls) {
   const std::uint16_t port = free_port();
   std::string why;
   auto peer = start_aiosmtpd(port, true, why);
-  if (!peer) GTEST_SKIP() << why;
+  ASSERT_TRUE(peer) << why;
   std::vector<std::string> log;
   uptls::smtp::client c(connect_to(port, quick(10s)),
                         uptls::smtp::client_options{"uptls.example", uptls::smtp::tls_mode::required,
@@ -249,7 +247,7 @@ TEST(PeersClient, AiosmtpdWithoutTlsStopsARequiredClient) {
   const std::uint16_t port = free_port();
   std::string why;
   auto peer = start_aiosmtpd(port, false, why);
-  if (!peer) GTEST_SKIP() << why;
+  ASSERT_TRUE(peer) << why;
   uptls::smtp::client c(connect_to(port, quick(10s)), uptls::smtp::client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_not_offered));
   EXPECT_FALSE(peer->wait_for_output("MESSAGE ", 500ms));
@@ -259,7 +257,7 @@ TEST(PeersClient, AiosmtpdWithoutTlsOpportunistic) {
   const std::uint16_t port = free_port();
   std::string why;
   auto peer = start_aiosmtpd(port, false, why);
-  if (!peer) GTEST_SKIP() << why;
+  ASSERT_TRUE(peer) << why;
   uptls::smtp::client c(connect_to(port, quick(10s)),
                         uptls::smtp::client_options{"uptls.example", uptls::smtp::tls_mode::opportunistic, {}});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
@@ -274,7 +272,7 @@ TEST(PeersClient, AiosmtpdWithoutTlsOpportunistic) {
 // openssl s_server plays an implicit-TLS (port 465) SMTP server: what the test
 // writes to its stdin goes to the client, what the client sends shows on its stdout.
 TEST(PeersClient, OpensslSServerImplicitTls) {
-  REQUIRE_PROGRAM("openssl");
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::openssl);
   const std::uint16_t port = free_port();
   auto peer = child::spawn({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-naccept", "1",
                             "-cert", cert("server-rsa.pem"), "-key", cert("server-rsa.key")});

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -56,6 +58,87 @@ bool have_program(const std::string& name) {
     start = end + 1;
   }
   return false;
+}
+
+namespace {
+
+// Runs a short check command; its exit status and everything it printed.
+struct probe_run {
+  int status = -1;
+  std::string out;
+};
+probe_run probe(const std::vector<std::string>& argv) {
+  auto c = child::spawn(argv);
+  probe_run r;
+  r.out = c->read_all(10s);  // until the program closes its output
+  r.status = c->wait(10s);
+  return r;
+}
+
+std::string not_installed(const std::string& program, const std::string& package) {
+  return program + " is not installed: install the Debian package " + package +
+         " (./dev installs it; a test that needs this peer never passes without it)";
+}
+
+std::string check_peer(peer_program p) {
+  const std::string py = "/usr/bin/python3";
+  switch (p) {
+    case peer_program::openssl: {
+      if (!have_program("openssl")) return not_installed("openssl", "openssl");
+      const probe_run r = probe({"openssl", "version"});
+      if (r.status != 0 || r.out.find("OpenSSL") == std::string::npos) return "openssl version failed: " + r.out;
+      return {};
+    }
+    case peer_program::gnutls_cli:
+    case peer_program::gnutls_serv: {
+      const std::string prog = p == peer_program::gnutls_cli ? "gnutls-cli" : "gnutls-serv";
+      if (!have_program(prog)) return not_installed(prog, "gnutls-bin");
+      const probe_run r = probe({prog, "--version"});
+      if (r.status != 0) return prog + " --version failed: " + r.out;
+      return {};
+    }
+    case peer_program::swaks_tls: {
+      if (!have_program("swaks")) return not_installed("swaks", "swaks");
+      // swaks only recommends its TLS module; without it every --tls run fails early.
+      const probe_run r = probe({"swaks", "--support"});
+      if (r.out.find("=== TLS supported") == std::string::npos) {
+        const std::size_t at = r.out.find("TLS not available");
+        const std::string said = at == std::string::npos ? r.out : r.out.substr(at, r.out.find('\n', at) - at);
+        return "swaks cannot do TLS (swaks --support: \"" + said +
+               "\"): install the Debian package libnet-ssleay-perl (./dev installs it)";
+      }
+      return {};
+    }
+    case peer_program::curl_smtp_tls: {
+      if (!have_program("curl")) return not_installed("curl", "curl");
+      const probe_run r = probe({"curl", "-V"});
+      const bool smtp = r.out.find(" smtp ") != std::string::npos || r.out.find(" smtp\n") != std::string::npos;
+      const bool tls = r.out.find(" SSL") != std::string::npos;
+      if (r.status != 0 || !smtp || !tls) return "curl lacks SMTP or TLS (curl -V: " + r.out + ")";
+      return {};
+    }
+    case peer_program::python3:
+    case peer_program::python3_aiosmtpd: {
+      if (!have_program(py)) return not_installed(py, "python3");
+      const bool aio = p == peer_program::python3_aiosmtpd;
+      const probe_run r = probe({py, "-c", aio ? "import ssl, aiosmtpd.controller" : "import ssl, smtplib"});
+      if (r.status == 0) return {};
+      if (aio) return "python3 cannot import aiosmtpd: install the Debian package python3-aiosmtpd (./dev installs it): " + r.out;
+      return "python3 cannot import ssl and smtplib: " + r.out;
+    }
+  }
+  return "unknown peer program";
+}
+
+}  // namespace
+
+std::string peer_problem(peer_program p) {
+  static std::mutex m;
+  static std::map<peer_program, std::string> known;
+  const std::lock_guard lock(m);
+  auto it = known.find(p);
+  if (it == known.end()) it = known.emplace(p, check_peer(p)).first;
+  return it->second;
 }
 
 std::uint16_t free_port() {

@@ -50,6 +50,22 @@ inline constexpr const char* wildcard_listener_skip =
 // Whether an executable is on PATH (or an absolute path that exists).
 bool have_program(const std::string& name);
 
+// The real programs the tests drive, each with what a test needs it to do.
+enum class peer_program {
+  openssl,          // the openssl command (s_client, s_server)
+  gnutls_cli,       // gnutls-cli with --starttls-proto
+  gnutls_serv,      // gnutls-serv
+  swaks_tls,        // swaks able to do STARTTLS (Net::SSLeay)
+  curl_smtp_tls,    // curl with SMTP and TLS
+  python3,          // /usr/bin/python3 with ssl and smtplib
+  python3_aiosmtpd, // /usr/bin/python3 with aiosmtpd
+};
+
+// Empty when the program is there and can do its job here; otherwise what is
+// missing and the Debian package that provides it (./dev installs them all).
+// Asked once per program and process.
+std::string peer_problem(peer_program p);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (for peers that need a number).
 std::uint16_t free_port();
 
@@ -89,3 +105,12 @@ class child {
 };
 
 }  // namespace uptls::test
+
+// Fails the test (never skips it) when a peer that ./dev installs cannot do its
+// job: a refusal that passed because the peer could not even try proves nothing.
+#define UPTLS_REQUIRE_PEER_PROGRAM(p)                                                             \
+  do {                                                                                            \
+    if (const std::string uptls_why_ = ::uptls::test::peer_problem(p); !uptls_why_.empty()) {     \
+      FAIL() << uptls_why_;                                                                       \
+    }                                                                                             \
+  } while (0)
