@@ -45,7 +45,7 @@ constexpr entry table[] = {
     {errc::cert_rejected_by_peer, "cert_rejected_by_peer", "peer rejected our certificate"},
     {errc::starttls_not_offered, "starttls_not_offered", "server does not offer STARTTLS"},
     {errc::starttls_refused, "starttls_refused", "server refused STARTTLS"},
-    {errc::protocol_error, "protocol_error", "unexpected reply in the plaintext dialogue"},
+    {errc::protocol_error, "protocol_error", "malformed or unexpected reply in the application protocol dialogue"},
     {errc::fallback_anomaly, "fallback_anomaly",
      "permissive retry negotiated a forward-secret suite: the strict failure was not the server's doing (possible attack)"},
     {errc::pinned_downgrade, "pinned_downgrade",

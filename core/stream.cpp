@@ -220,17 +220,18 @@ std::error_code stream::start_tls(std::shared_ptr<const context> ctx, const peer
   const detail::wire_facts& wire = watch->facts();
   std::error_code ec = r.status == tls_status::error ? r.error : make_error_code(errc::timeout);
   const bool client = ctx->side() == role::client;
-  if (wire.transport_error && failure_.alert_received < 0) {
+  if (wire.plain_alert >= 0 && failure_.alert_received < 0 && !(client && wire.first_alert >= 0)) {
+    // The peer said why in the clear and the library could not read it (or
+    // tripped over the reset that followed it first): the alert is the reason.
+    ec = from_first_alert(wire.plain_alert, ec);
+    failure_.alert_received = wire.plain_alert;
+  } else if (wire.transport_error && failure_.alert_received < 0) {
     ec = wire.transport_error;
   } else if (wire.not_tls) {
     ec = errc::not_tls;
   } else if (client && wire.first_alert >= 0) {
     ec = from_first_alert(wire.first_alert, ec);
     failure_.alert_received = wire.first_alert;
-  } else if (wire.plain_alert >= 0 && failure_.alert_received < 0) {
-    // The peer said why in the clear, and the library could not read it.
-    ec = from_first_alert(wire.plain_alert, ec);
-    failure_.alert_received = wire.plain_alert;
   } else if (wire.eof && failure_.alert_received < 0) {
     ec = errc::eof;
   }

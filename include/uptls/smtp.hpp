@@ -42,7 +42,10 @@ using trace_fn = std::function<void(std::string_view direction, std::string_view
 // Whether the client insists on TLS.
 enum class tls_mode {
   required,       // stop before anything but EHLO when STARTTLS is missing, refused or fails
-  opportunistic,  // go on in plaintext only when the server does not offer STARTTLS
+  // "TLS if available" (an MTA's "may" level): go on in plaintext, and say so,
+  // when the server does not offer STARTTLS or refuses it (454). A failed
+  // handshake still ends the session: the server said yes, so something is wrong.
+  opportunistic,
 };
 
 // One server reply: its code and the text of each line after "250-" / "250 ".
@@ -58,9 +61,10 @@ struct client_options {
 };
 
 // The plaintext dialogue up to the go-ahead: greeting (multi-line allowed, must be
-// 220; else errc::protocol_error), EHLO (a refused EHLO or a reply without STARTTLS
-// gives errc::starttls_not_offered), STARTTLS (a reply other than 220 gives
-// errc::starttls_refused). Nothing else is sent, and nothing is read past the 220
+// 220; else errc::protocol_error), EHLO (421 or 221: the server is closing, an
+// error in reply_category() with that code; another refusal or a reply without
+// STARTTLS gives errc::starttls_not_offered), STARTTLS (421: closing, as for
+// EHLO; another reply than 220 gives errc::starttls_refused). Nothing else is sent, and nothing is read past the 220
 // line. On success s is ready for start_tls(). caps (optional) receives the
 // pre-TLS EHLO keyword lines. Transport errors (errc::timeout, eof, ...) as read.
 std::error_code starttls_prelude(stream& s, const client_options& opts, std::vector<std::string>* caps = nullptr);
@@ -75,8 +79,10 @@ class client {
   // Greeting + EHLO + (per mode) STARTTLS + handshake + EHLO again over TLS.
   // required: never continues in plaintext (errc::starttls_not_offered,
   // starttls_refused, or the handshake's error), and nothing but EHLO/STARTTLS was
-  // sent. opportunistic: goes on in plaintext only when STARTTLS is not offered,
-  // and says so (tls_skipped() and a "*" trace line). errc::usage when called twice;
+  // sent. opportunistic: goes on in plaintext when STARTTLS is not offered or is
+  // refused with a reply other than 421, and says so (tls_skipped(),
+  // tls_skip_reason() and a "*" trace line). A server closing the session (421
+  // or 221 to EHLO, 421 to STARTTLS) ends it in every mode, with its reply code. errc::usage when called twice;
   // a null tls is a broken contract. On failure the connection is closed.
   std::error_code open(std::shared_ptr<const context> tls, const peer_options& peer);
   // For a stream that is already TLS (implicit TLS, port 465): greeting + EHLO.
@@ -98,8 +104,11 @@ class client {
   const std::vector<std::string>& capabilities() const noexcept { return caps_; }
   // Whether the server advertised an extension keyword (case-insensitive, e.g. "SIZE").
   bool supports(std::string_view keyword) const;
-  // True when open() went on in plaintext because STARTTLS was not offered (opportunistic only).
+  // True when open() went on in plaintext (opportunistic only) because STARTTLS
+  // was not offered or the server refused it (454); tls_skip_reason() says which.
   bool tls_skipped() const noexcept { return tls_skipped_; }
+  // errc::starttls_not_offered or errc::starttls_refused when tls_skipped(); empty otherwise.
+  std::error_code tls_skip_reason() const noexcept { return skip_reason_; }
   stream& connection() noexcept { return s_; }
   const reply& last_reply() const noexcept { return last_; }
 
@@ -114,6 +123,7 @@ class client {
   reply last_;
   bool opened_ = false;
   bool tls_skipped_ = false;
+  std::error_code skip_reason_;
   std::error_code error_;
 };
 

@@ -33,6 +33,9 @@ std::error_code prelude(stream& s, const client_options& opts, std::vector<std::
   if (const std::error_code ec = read_greeting(s, opts.trace, r)) return ec;
   if (const std::error_code ec = detail::write_line(s, "EHLO " + opts.ehlo_name, opts.trace, "C")) return ec;
   if (const std::error_code ec = detail::read_reply(s, r, opts.trace)) return ec;
+  // 421 and 221 mean the server is closing the session (RFC 5321 3.8): nothing
+  // more may be said, in any mode.
+  if (r.code == 421 || r.code == 221) return make_reply_error(r.code);
   // A server that refuses EHLO has no extensions, so no STARTTLS either.
   if (r.code != 250) return errc::starttls_not_offered;
   std::vector<std::string> offered = keywords(r);
@@ -42,6 +45,7 @@ std::error_code prelude(stream& s, const client_options& opts, std::vector<std::
   // read_reply stops at the end of the 220 reply; whatever the stream read beyond
   // it stays buffered, and start_tls() refuses it as an injection.
   if (const std::error_code ec = detail::read_reply(s, r, opts.trace)) return ec;
+  if (r.code == 421) return make_reply_error(r.code);
   return r.code == 220 ? std::error_code{} : make_error_code(errc::starttls_refused);
 }
 
@@ -81,10 +85,25 @@ std::error_code client::open(std::shared_ptr<const context> tls, const peer_opti
   opened_ = true;
   std::vector<std::string> plain_caps;
   const std::error_code ec = prelude(s_, opts_, &plain_caps, last_);
-  if (ec == errc::starttls_not_offered && opts_.mode == tls_mode::opportunistic) {
+  const bool skippable = ec == errc::starttls_not_offered || ec == errc::starttls_refused;
+  if (skippable && opts_.mode == tls_mode::opportunistic) {
+    // "TLS if available": a refused STARTTLS (454) is like one not offered.
     tls_skipped_ = true;
-    if (opts_.trace) opts_.trace("*", "STARTTLS not offered: continuing WITHOUT TLS (opportunistic mode)");
+    skip_reason_ = ec;
+    if (opts_.trace) {
+      opts_.trace("*", ec == errc::starttls_refused
+                           ? "STARTTLS refused (" + std::to_string(last_.code) +
+                                 "): continuing WITHOUT TLS (opportunistic mode)"
+                           : std::string("STARTTLS not offered: continuing WITHOUT TLS (opportunistic mode)"));
+    }
     caps_ = std::move(plain_caps);
+    if (ec == errc::starttls_refused) {
+      // It was refused: not a capability to use again in this session.
+      caps_.erase(std::remove_if(caps_.begin(), caps_.end(),
+                                 [](const std::string& c) { return detail::iequals(detail::keyword_of(c), "STARTTLS"); }),
+                  caps_.end());
+      return {};
+    }
     if (last_.code == 250) return {};
     // EHLO was refused: an old server; greet it with HELO instead.
     std::error_code hec = command("HELO " + opts_.ehlo_name, last_);

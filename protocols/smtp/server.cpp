@@ -130,11 +130,15 @@ class session {
                                       "8BITMIME", "ENHANCEDSTATUSCODES", "PIPELINING"};
     if (tls_offered()) lines.emplace_back("STARTTLS");
     lines.emplace_back("HELP");
+    // One write for the whole reply (one TLS record after the upgrade): a
+    // scanner that reads the reply with one recv() must see STARTTLS in it.
+    std::string wire;
     for (std::size_t i = 0; i < lines.size(); ++i) {
-      const char* sep = i + 1 == lines.size() ? "250 " : "250-";
-      if (const std::error_code ec = send(sep + lines[i])) return ec;
+      const std::string line = (i + 1 == lines.size() ? "250 " : "250-") + lines[i];
+      if (opts_.trace) opts_.trace("S", line);
+      wire.append(line).append("\r\n");
     }
-    return {};
+    return s_.write(wire);
   }
 
   std::error_code on_starttls(std::string_view args) {

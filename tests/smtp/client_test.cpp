@@ -201,16 +201,97 @@ struct refusing_server {
   }
 };
 
-TEST(SmtpClient, RefusedStarttlsFailsInEitherMode) {
-  for (const tls_mode mode : {tls_mode::required, tls_mode::opportunistic}) {
-    refusing_server script;
-    peer_thread srv([&](auto conn) { script(std::move(conn)); });
-    client c(connect_to(srv.port()), client_options{"localhost", mode, {}});
-    EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_refused));
-    EXPECT_EQ(c.last_reply().code, 454);
-    EXPECT_FALSE(c.tls_skipped());
-    srv.join();
-    EXPECT_EQ(script.received, "EHLO localhost\r\nSTARTTLS\r\n");
+TEST(SmtpClient, RefusedStarttlsStopsARequiredClient) {
+  refusing_server script;
+  peer_thread srv([&](auto conn) { script(std::move(conn)); });
+  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::required, {}});
+  EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_refused));
+  EXPECT_EQ(c.last_reply().code, 454);
+  EXPECT_FALSE(c.tls_skipped());
+  EXPECT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "secret\r\n"), make_error_code(errc::starttls_refused));
+  srv.join();
+  // Nothing after STARTTLS, not even QUIT: the client hung up.
+  EXPECT_EQ(script.received, "EHLO localhost\r\nSTARTTLS\r\n");
+}
+
+// A server that answers STARTTLS with 454 and then goes on in plaintext, as RFC
+// 3207 lets it; it records every line it read.
+struct refuse_then_serve {
+  std::vector<std::string> lines;
+  void operator()(std::unique_ptr<socket_transport> conn) {
+    stream s(std::move(conn), uptls::smtp::line_limits());
+    std::string line;
+    (void)s.write("220 busy ESMTP\r\n");
+    bool in_data = false;
+    for (int i = 0; i < 50 && !s.read_line(line); ++i) {
+      lines.push_back(line);
+      if (in_data) {
+        if (line == ".") {
+          in_data = false;
+          (void)s.write("250 queued\r\n");
+        }
+        continue;
+      }
+      if (line.rfind("EHLO", 0) == 0) (void)s.write("250-busy\r\n250-SIZE 1000\r\n250 STARTTLS\r\n");
+      else if (line == "STARTTLS") (void)s.write("454 4.7.0 TLS not available due to temporary reason\r\n");
+      else if (line == "DATA") {
+        in_data = true;
+        (void)s.write("354 go\r\n");
+      } else if (line == "QUIT") {
+        (void)s.write("221 bye\r\n");
+        break;
+      } else (void)s.write("250 ok\r\n");
+    }
+  }
+};
+
+// "TLS if available" (an MTA's "may" level): a refused STARTTLS is like one not
+// offered, so the session goes on in plaintext, and says so.
+TEST(SmtpClient, RefusedStarttlsGoesOnInPlaintextWhenOpportunisticAndSaysSo) {
+  refuse_then_serve script;
+  peer_thread srv([&](auto conn) { script(std::move(conn)); });
+  trace_log log;
+  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, log.fn()});
+  ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
+  EXPECT_TRUE(c.tls_skipped());
+  EXPECT_EQ(c.tls_skip_reason(), make_error_code(errc::starttls_refused));
+  EXPECT_FALSE(c.connection().is_tls());
+  EXPECT_TRUE(log.has("*: STARTTLS refused (454): continuing WITHOUT TLS (opportunistic mode)")) << ::testing::PrintToString(log.lines);
+  // The pre-TLS capabilities are all there is; STARTTLS is not one to use again.
+  EXPECT_TRUE(c.supports("SIZE"));
+  EXPECT_FALSE(c.supports("STARTTLS"));
+  ASSERT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "plain\r\n"), std::error_code{});
+  EXPECT_EQ(c.quit(), std::error_code{});
+  srv.join();
+  EXPECT_EQ(script.lines, (std::vector<std::string>{"EHLO localhost", "STARTTLS", "MAIL FROM:<a@example.org> SIZE=10",
+                                                     "RCPT TO:<b@example.org>", "DATA", "plain", ".", "QUIT"}));
+}
+
+// 421 or 221 to EHLO: the server is closing the session (RFC 5321 3.8). The
+// client stops there in every mode: no HELO, no QUIT, nothing more.
+TEST(SmtpClient, ServerClosingAtEhloEndsTheSessionInEveryMode) {
+  for (const int code : {421, 221}) {
+    for (const tls_mode mode : {tls_mode::required, tls_mode::opportunistic}) {
+      SCOPED_TRACE(std::to_string(code) + (mode == tls_mode::required ? " required" : " opportunistic"));
+      std::string received;
+      bool closed_by_client = false;
+      peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
+        stream s(std::move(conn));
+        std::string line;
+        (void)s.write("220 closing ESMTP\r\n");
+        if (s.read_line(line)) return;
+        received += line + "\r\n";
+        (void)s.write(std::to_string(code) + " 4.3.2 shutting down\r\n");
+        received += drain(s.lower(), &closed_by_client);
+      });
+      client c(connect_to(srv.port()), client_options{"localhost", mode, {}});
+      EXPECT_EQ(c.open(client_ctx(), localhost()), uptls::smtp::make_reply_error(code));
+      EXPECT_FALSE(c.tls_skipped());
+      EXPECT_EQ(c.quit(), uptls::smtp::make_reply_error(code));
+      srv.join();
+      EXPECT_EQ(received, "EHLO localhost\r\n");
+      EXPECT_TRUE(closed_by_client);
+    }
   }
 }
 
@@ -333,6 +414,25 @@ TEST(SmtpClient, ImplicitOnPlaintextStreamIsUsage) {
   (void)c.connection().close();
   (void)srv.finish();
   EXPECT_TRUE(srv.received().empty());
+}
+
+}  // namespace
+}  // namespace uptls::test::smtp
+
+namespace uptls::test::smtp {
+namespace {
+
+// A malformed reply inside TLS is a protocol error that does not claim it came in plaintext.
+TEST(SmtpClient, MalformedReplyInsideTlsIsAProtocolErrorOfTheDialogue) {
+  tls_script script;
+  script.ehlo_tls = "this is not an SMTP reply\r\n";
+  peer_thread srv([&](auto conn) { script(std::move(conn)); });
+  uptls::smtp::client c(connect_to(srv.port()), uptls::smtp::client_options{});
+  const std::error_code ec = c.open(client_ctx(), localhost());
+  EXPECT_EQ(ec, make_error_code(errc::protocol_error));
+  EXPECT_EQ(ec.message().find("plaintext"), std::string::npos) << ec.message();
+  EXPECT_NE(ec.message().find("dialogue"), std::string::npos) << ec.message();
+  srv.join();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // port in a thread, and client connections with short timeouts.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -182,5 +183,30 @@ inline uptls::smtp::server_options with_tls(const std::string& leaf = "server-rs
   return o;
 }
 inline peer_options localhost() { return peer_options{"localhost"}; }
+
+}  // namespace uptls::test::smtp
+
+namespace uptls::test::smtp {
+
+// A transport that counts the writes made through it (for "a reply leaves in
+// one write": a scanner that reads the EHLO reply with one recv() must see all of it).
+class counting_transport final : public transport {
+ public:
+  explicit counting_transport(std::unique_ptr<transport> inner) : inner_(std::move(inner)) {}
+  io_result read_some(std::span<std::byte> buf) override { return inner_->read_some(buf); }
+  io_result write_some(std::span<const std::byte> buf) override {
+    ++writes_;
+    return inner_->write_some(buf);
+  }
+  void shutdown_write() noexcept override { inner_->shutdown_write(); }
+  void close() noexcept override { inner_->close(); }
+  // Shared so that the test can read it while the server owns the transport.
+  std::shared_ptr<std::atomic<int>> counter() const { return writes_ptr_; }
+
+ private:
+  std::unique_ptr<transport> inner_;
+  std::shared_ptr<std::atomic<int>> writes_ptr_ = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int>& writes_ = *writes_ptr_;
+};
 
 }  // namespace uptls::test::smtp

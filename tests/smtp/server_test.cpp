@@ -2,6 +2,8 @@
 // line limits, state reset after STARTTLS, and bounded sessions.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "harness.hpp"
 
 namespace uptls::test::smtp {
@@ -379,6 +381,39 @@ TEST(SmtpServer, ClientLeavingMidDataDeliversNothing) {
   }
   EXPECT_EQ(srv.finish(), make_error_code(errc::eof));
   EXPECT_TRUE(srv.messages().empty());
+}
+
+}  // namespace
+}  // namespace uptls::test::smtp
+
+namespace uptls::test::smtp {
+namespace {
+
+// Every reply leaves in one write: one send() in plaintext, one TLS record inside TLS.
+TEST(SmtpServer, EachReplyIsOneWriteInPlaintextAndInTls) {
+  std::shared_ptr<std::atomic<int>> writes;
+  std::promise<std::shared_ptr<std::atomic<int>>> counter_ready;
+  peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
+    auto counted = std::make_unique<counting_transport>(std::move(conn));
+    counter_ready.set_value(counted->counter());
+    (void)uptls::smtp::serve(stream(std::move(counted), uptls::smtp::line_limits()), with_tls(), {});
+  });
+  stream s = connect_to(srv.port());
+  writes = counter_ready.get_future().get();
+  EXPECT_EQ(code_of(read_reply(s)), 220);
+  const int before_ehlo = writes->load();
+  EXPECT_EQ(code_of(ask(s, "EHLO scanner.example")), 250);
+  EXPECT_EQ(writes->load() - before_ehlo, 1) << "the multi-line EHLO reply took several writes";
+  EXPECT_EQ(code_of(ask(s, "STARTTLS")), 220);
+  ASSERT_EQ(s.start_tls(client_ctx(), localhost()), std::error_code{});
+  // NOOP first: whatever the server still writes after its handshake (TLS 1.3
+  // tickets) is out before the 250 arrives.
+  EXPECT_EQ(code_of(ask(s, "NOOP")), 250);
+  const int before_tls_ehlo = writes->load();
+  EXPECT_EQ(code_of(ask(s, "EHLO scanner.example")), 250);
+  EXPECT_EQ(writes->load() - before_tls_ehlo, 1) << "the EHLO reply inside TLS took several records";
+  EXPECT_EQ(code_of(ask(s, "QUIT")), 221);
+  srv.join();
 }
 
 }  // namespace

@@ -156,10 +156,12 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
   return false;
 }
 
-std::unique_ptr<child> child::spawn(const std::vector<std::string>& argv) {
+std::unique_ptr<child> child::spawn(const std::vector<std::string>& argv, bool separate_stderr) {
   int in[2];
   int out[2];
+  int err[2] = {-1, -1};
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  if (separate_stderr && pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -168,14 +170,16 @@ std::unique_ptr<child> child::spawn(const std::vector<std::string>& argv) {
   if (pid == 0) {
     dup2(in[0], 0);
     dup2(out[1], 1);
-    dup2(out[1], 2);
+    dup2(separate_stderr ? err[1] : out[1], 2);
     setpgid(0, 0);  // its own group: stop() ends helpers it starts too
     execvp(args[0], args.data());
     _exit(127);
   }
   close(in[0]);
   close(out[1]);
+  if (separate_stderr) close(err[1]);
   std::unique_ptr<child> c(new child());
+  c->err_ = err[0];
   c->pid_ = pid;
   c->in_ = in[1];
   c->out_ = out[0];
@@ -187,6 +191,23 @@ child::~child() {
   stop();
   if (in_ >= 0) close(in_);
   if (out_ >= 0) close(out_);
+  if (err_ >= 0) close(err_);
+}
+
+std::string child::read_stderr(std::chrono::milliseconds timeout) {
+  std::string all;
+  if (err_ < 0) return all;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return all;
+    pollfd p{err_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = read(err_, buf, sizeof buf);
+    if (n <= 0) return all;
+    all.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 std::error_code child::read_line(std::string& line, std::chrono::milliseconds timeout) {

@@ -76,7 +76,9 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
 // destructor ends it (SIGTERM, then SIGKILL) and reaps it.
 class child {
  public:
-  static std::unique_ptr<child> spawn(const std::vector<std::string>& argv);
+  // With separate_stderr, standard error goes to its own pipe (read_stderr);
+  // otherwise it is merged into the output.
+  static std::unique_ptr<child> spawn(const std::vector<std::string>& argv, bool separate_stderr = false);
   ~child();
   child(const child&) = delete;
   child& operator=(const child&) = delete;
@@ -87,6 +89,8 @@ class child {
   bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout, std::string* seen = nullptr);
   // All remaining output until EOF or timeout.
   std::string read_all(std::chrono::milliseconds timeout);
+  // All of standard error until EOF or timeout (only with separate_stderr).
+  std::string read_stderr(std::chrono::milliseconds timeout);
   void write_stdin(const std::string& text);
   void close_stdin();
   // Waits for the exit; returns the exit status, or -1 on timeout (the child stays).
@@ -99,6 +103,7 @@ class child {
   pid_t pid_ = -1;
   int in_ = -1;
   int out_ = -1;
+  int err_ = -1;
   std::string pending_;
   bool reaped_ = false;
   int status_ = -1;

@@ -13,7 +13,8 @@ namespace {
 
 struct run_result {
   int status = -1;
-  std::string out;
+  std::string out;  // standard output, and standard error too unless run_apart
+  std::string err;  // standard error (run_apart only)
 };
 
 run_result run(std::vector<std::string> argv, const std::string& input = {}) {
@@ -27,12 +28,29 @@ run_result run(std::vector<std::string> argv, const std::string& input = {}) {
   return r;
 }
 
+// As run, with standard output and standard error kept apart.
+run_result run_apart(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), UPTLS_CLI);
+  auto c = child::spawn(argv, true);
+  c->close_stdin();
+  run_result r;
+  r.out = c->read_all(20s);
+  r.err = c->read_stderr(5s);
+  r.status = c->wait(5s);
+  return r;
+}
+
 std::vector<std::string> smtp_args(std::uint16_t port, const std::string& backend) {
   return {"smtp", "127.0.0.1", std::to_string(port), "--ca", cert("ca.pem"), "--name", "localhost", "--backend",
           backend, "--timeout", "5"};
 }
 
 bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 TEST(Cli, ListsEveryBackend) {
   const run_result r = run({"backends"});
@@ -50,11 +68,50 @@ TEST(Cli, BadUsageExitsWith2) {
   EXPECT_EQ(run({"smtp", "127.0.0.1", "--backend", "no-such-tls"}).status, 2);
   EXPECT_EQ(run({"smtp", "127.0.0.1", "--implicit", "--opportunistic"}).status, 2);
   EXPECT_EQ(run({"smtp-server", "--require-tls"}).status, 2);
+  const run_result eof = run_apart({"smtp", "127.0.0.1", "--eof-is-trigger"});
+  EXPECT_EQ(eof.status, 2);
+  EXPECT_TRUE(has(eof.err, "--eof-is-trigger is a fallback rule; it needs --fallback")) << eof.err;
 }
 
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
+TEST(Cli, ErrorsAndHintsGoToStandardError) {
+  server_run srv(uptls::smtp::server_options{});
+  const run_result r = run_apart(smtp_args(srv.port(), std::string(backends().front()->name())));
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(has(r.err, "error:            starttls_not_offered")) << r.err;
+  EXPECT_TRUE(has(r.err, "hint: the server did not offer STARTTLS")) << r.err;
+  EXPECT_FALSE(has(r.out, "error:")) << r.out;
+  EXPECT_FALSE(has(r.out, "hint:")) << r.out;
+  EXPECT_TRUE(has(r.out, "C: EHLO localhost")) << r.out;  // the dialogue stays on standard output
+  (void)srv.finish();
+}
+
+// A server that hangs up on a ClientHello it cannot serve, without an alert
+// (Python's asyncio): the hint names the switches that work, and they do.
+TEST(Cli, HangUpAfterStarttlsHintSaysWhatWorks) {
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::python3_aiosmtpd);
+  const backend& b = *backends().front();
+  if (!b.caps().rsa_key_exchange) GTEST_SKIP() << b.name() << " has no RSA key exchange, so no legacy rung";
+  const std::uint16_t port = free_port();
+  auto legacy = child::spawn({"/usr/bin/python3", UPTLS_LEGACY_SMTPD, "--port", std::to_string(port), "--cert",
+                              cert("server-rsa.pem"), "--key", cert("server-rsa.key"), "--mode", "legacy"});
+  std::string seen;
+  ASSERT_TRUE(legacy->wait_for_output("READY", 15s, &seen)) << seen;
+  const auto args = smtp_args(port, std::string(b.name()));
+
+  const run_result strict = run_apart(args);
+  EXPECT_EQ(strict.status, 1);
+  EXPECT_TRUE(has(strict.err, "error:            eof")) << strict.err;
+  EXPECT_TRUE(has(strict.err, "--fallback --eof-is-trigger retries once")) << strict.err;
+
+  const run_result fallback = run_apart(args + std::vector<std::string>{"--fallback"});
+  EXPECT_EQ(fallback.status, 1);
+  EXPECT_TRUE(has(fallback.err, "error:            eof")) << fallback.err;
+  EXPECT_TRUE(has(fallback.err, "add --eof-is-trigger")) << fallback.err;
+
+  const run_result both = run_apart(args + std::vector<std::string>{"--fallback", "--eof-is-trigger"});
+  EXPECT_EQ(both.status, 0) << both.out << both.err;
+  EXPECT_TRUE(has(both.out, "TLS_RSA_WITH_AES_128_GCM_SHA256")) << both.out;
+  EXPECT_TRUE(has(both.out, "won after a fallback")) << both.out;
 }
 
 TEST(Cli, StarttlsAndSendWithEveryBackend) {

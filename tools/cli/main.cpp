@@ -18,6 +18,9 @@ void usage(std::FILE* to) {
       "      --profile strict|legacy    security profile (default strict)\n"
       "      --fallback                 strict first, then legacy on a fresh connection when the\n"
       "                                 server refuses strict as a policy mismatch (reported)\n"
+      "      --eof-is-trigger           with --fallback: also climb down when the server hangs up\n"
+      "                                 before its first handshake message (some servers do that\n"
+      "                                 instead of an alert; so can an attacker)\n"
       "      --ca FILE                  trusted CA certificates (PEM); default: the system store\n"
       "      --name NAME                name to verify and send as SNI (default: HOST)\n"
       "      --ehlo NAME                EHLO name (default localhost)\n"
@@ -32,7 +35,11 @@ void usage(std::FILE* to) {
       "      --backend NAME, --profile strict|legacy, --timeout SECONDS\n"
       "      --require-tls              refuse MAIL before STARTTLS (530)\n"
       "      --implicit                 implicit TLS (port-465 style)\n"
-      "      --once                     serve one connection, then exit (its status)\n",
+      "      --once                     serve one connection, then exit (its status)\n"
+      "\n"
+      "The dialogue and the negotiated facts go to standard output; errors and hints go to\n"
+      "standard error. Exit status: 0 success, 1 the session failed (the error says why),\n"
+      "2 bad usage.\n",
       to);
 }
 

@@ -45,27 +45,30 @@ void print_session(const session_info& s) {
   std::fflush(stdout);
 }
 
+// Errors and hints go to standard error, so that a script can keep the dialogue
+// and the negotiated facts (standard output) apart from what went wrong.
 void print_failure(std::error_code ec, const failure_info* detail) {
   std::lock_guard lock(out_mutex);
+  std::fflush(stdout);
   const std::string name = ec.category() == category() ? std::string(to_string(static_cast<errc>(ec.value())))
                                                        : std::string(ec.category().name()) + ":" + std::to_string(ec.value());
-  std::printf("error:            %s (%s)\n", name.c_str(), ec.message().c_str());
+  std::fprintf(stderr, "error:            %s (%s)\n", name.c_str(), ec.message().c_str());
   if (detail == nullptr) return;
   if (detail->library) {
-    std::printf("library:          %s %d: %s\n", detail->library.category().name(), detail->library.value(),
+    std::fprintf(stderr, "library:          %s %d: %s\n", detail->library.category().name(), detail->library.value(),
                 detail->text.c_str());
   } else if (!detail->text.empty()) {
-    std::printf("library:          %s\n", detail->text.c_str());
+    std::fprintf(stderr, "library:          %s\n", detail->text.c_str());
   }
-  if (detail->alert_received >= 0) std::printf("alert received:   %d\n", detail->alert_received);
-  if (detail->alert_sent >= 0) std::printf("alert sent:       %d\n", detail->alert_sent);
-  std::fflush(stdout);
+  if (detail->alert_received >= 0) std::fprintf(stderr, "alert received:   %d\n", detail->alert_received);
+  if (detail->alert_sent >= 0) std::fprintf(stderr, "alert sent:       %d\n", detail->alert_sent);
+  std::fflush(stderr);
 }
 
 void print_hint(std::string_view text) {
   std::lock_guard lock(out_mutex);
-  std::printf("hint: %.*s\n", static_cast<int>(text.size()), text.data());
-  std::fflush(stdout);
+  std::fprintf(stderr, "hint: %.*s\n", static_cast<int>(text.size()), text.data());
+  std::fflush(stderr);
 }
 
 }  // namespace uptls::cli

@@ -29,6 +29,8 @@ struct plan {
   peer_options peer;
   smtp::client_options opts;
   int server_lines = 0;  // lines the server sent, to tell a silent server from a rude one
+  bool fallback = false;
+  bool eof_is_trigger = false;
 };
 
 void hint_for(const plan& p, std::error_code ec, bool handshake_started) {
@@ -39,10 +41,18 @@ void hint_for(const plan& p, std::error_code ec, bool handshake_started) {
   } else if (ec == errc::starttls_not_offered) {
     print_hint("the server did not offer STARTTLS (or something on the path removed it); only EHLO was sent."
                " --opportunistic would go on WITHOUT TLS");
-  } else if ((ec == errc::handshake_failure || ec == errc::insufficient_security || ec == errc::eof) &&
-             handshake_started && p.security == profile::strict) {
+  } else if ((ec == errc::handshake_failure || ec == errc::insufficient_security) && handshake_started &&
+             p.security == profile::strict && !p.fallback) {
     print_hint("the server refused the strict profile; --fallback retries on a fresh connection with RSA key"
                " exchange allowed (and reports it)");
+  } else if (ec == errc::eof && handshake_started && p.security == profile::strict && !p.eof_is_trigger) {
+    // Some servers (Python's asyncio, for one) hang up on a ClientHello they
+    // cannot serve instead of sending an alert; --fallback alone never climbs
+    // down on that, because an attacker can cut a connection too.
+    print_hint(std::string("the server closed the connection during the handshake without an alert; ") +
+               (p.fallback ? "add --eof-is-trigger" : "--fallback --eof-is-trigger") +
+               " retries once on a fresh connection with RSA key exchange allowed (and reports it)."
+               " An attacker can cut connections too: use it only for a server you know does this");
   } else if (ec == errc::cert_untrusted || ec == errc::cert_self_signed) {
     print_hint("the certificate does not lead to a CA you trust: give the CA with --ca FILE");
   } else if (ec == errc::cert_name_mismatch) {
@@ -123,6 +133,7 @@ int with_fallback(plan& p, const args& a) {
   req.stream_opts = smtp::line_limits();
   req.peer = p.peer;
   req.base = p.cfg;
+  req.eof_is_trigger = p.eof_is_trigger;
   req.ladder = {{p.library, profile::strict}};
   if (p.library->caps().rsa_key_exchange) req.ladder.push_back({p.library, profile::legacy});
   if (!p.implicit) {
@@ -139,8 +150,9 @@ int with_fallback(plan& p, const args& a) {
     report.remove_prefix(eol + 1);
   }
   if (!res.ok()) {
-    const failure_info* detail = res.report.attempts.empty() ? nullptr : &res.report.attempts.back().failure;
-    print_failure(res.report.error, detail);
+    const attempt_report* last = res.report.attempts.empty() ? nullptr : &res.report.attempts.back();
+    print_failure(res.report.error, last != nullptr ? &last->failure : nullptr);
+    hint_for(p, res.report.error, last != nullptr && last->stage == attempt_stage::handshake);
     return 1;
   }
   smtp::client c(std::move(*res.connection), p.opts);
@@ -154,7 +166,7 @@ int smtp_command(int argc, char** argv) {
   args a;
   a.option("--implicit", 0).option("--backend").option("--profile").option("--fallback", 0).option("--ca");
   a.option("--name").option("--ehlo").option("--opportunistic", 0).option("--timeout").option("--send", 2);
-  a.option("--dangerous-skip-verification", 0);
+  a.option("--dangerous-skip-verification", 0).option("--eof-is-trigger", 0);
   if (!a.parse(argc, argv, 2) || a.positional().empty() || a.positional().size() > 2) {
     std::fprintf(stderr, "uptls smtp: %s\nusage: uptls smtp HOST [PORT] [options] (uptls help)\n",
                  a.error().empty() ? "give HOST and maybe PORT" : a.error().c_str());
@@ -180,12 +192,18 @@ int smtp_command(int argc, char** argv) {
     std::fprintf(stderr, "uptls smtp: --fallback runs strict then legacy; it takes no --profile\n");
     return 2;
   }
+  if (a.has("--eof-is-trigger") && !a.has("--fallback")) {
+    std::fprintf(stderr, "uptls smtp: --eof-is-trigger is a fallback rule; it needs --fallback\n");
+    return 2;
+  }
   if (p.implicit && a.has("--opportunistic")) {
     std::fprintf(stderr, "uptls smtp: --opportunistic means STARTTLS; implicit TLS is never optional\n");
     return 2;
   }
   p.security = *security;
   p.timeout = *timeout;
+  p.fallback = a.has("--fallback");
+  p.eof_is_trigger = a.has("--eof-is-trigger");
   p.cfg.security = p.security;
   p.cfg.ca_file = a.get("--ca");
   p.cfg.system_trust = p.cfg.ca_file.empty();
