@@ -30,7 +30,7 @@ class gnutls_backend_impl final : public backend {
   }
   const capabilities& caps() const noexcept override { return caps_; }
   result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side) const override {
-    if (const std::error_code ec = check_config(cfg, side, caps_)) return ec;
+    if (const std::error_code ec = detail::check_config(cfg, side, caps_)) return ec;
     return gtls::gnutls_context::make(*this, cfg, side);
   }
 

@@ -76,7 +76,7 @@ std::error_code gnutls_context::load_identity() {
   return {};
 }
 
-result<std::unique_ptr<engine>> gnutls_context::make_engine(transport& io, const peer_options& peer) const {
+result<std::unique_ptr<detail::engine>> gnutls_context::make_engine(transport& io, const peer_options& peer) const {
   return gnutls_engine::make(shared_from_this(), io, peer);
 }
 

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "session_cache.hpp"
+#include "engine/engine.hpp"
 #include "uptls/backend.hpp"
 
 namespace uptls::detail::gtls {
 
-class gnutls_context final : public context, public std::enable_shared_from_this<gnutls_context> {
+class gnutls_context final : public detail::context_impl, public std::enable_shared_from_this<gnutls_context> {
  public:
   // Compiles cfg (already accepted by check_config): errc::invalid_config for
   // unreadable files, a key that does not match its certificate or an empty CA
@@ -24,7 +25,7 @@ class gnutls_context final : public context, public std::enable_shared_from_this
   gnutls_context(const gnutls_context&) = delete;
   gnutls_context& operator=(const gnutls_context&) = delete;
 
-  result<std::unique_ptr<engine>> make_engine(transport& io, const peer_options& peer) const override;
+  result<std::unique_ptr<detail::engine>> make_engine(transport& io, const peer_options& peer) const override;
   const tls_config& config() const noexcept override { return cfg_; }
   role side() const noexcept override { return side_; }
   const backend& owner() const noexcept override { return owner_; }

@@ -29,12 +29,12 @@ gnutls_engine::~gnutls_engine() {
   if (session_ != nullptr) gnutls_deinit(session_);
 }
 
-result<std::unique_ptr<engine>> gnutls_engine::make(std::shared_ptr<const gnutls_context> ctx, transport& io,
+result<std::unique_ptr<detail::engine>> gnutls_engine::make(std::shared_ptr<const gnutls_context> ctx, transport& io,
                                                     const peer_options& peer) {
   Expects(ctx != nullptr);
   std::unique_ptr<gnutls_engine> e(new gnutls_engine(std::move(ctx), io));
   if (const std::error_code ec = e->setup(peer)) return ec;
-  return std::unique_ptr<engine>(std::move(e));
+  return std::unique_ptr<detail::engine>(std::move(e));
 }
 
 std::error_code gnutls_engine::setup(const peer_options& peer) {
@@ -78,7 +78,7 @@ std::error_code gnutls_engine::setup(const peer_options& peer) {
 
   if (side == role::client) {
     server_name_ = peer.server_name;
-    if (!server_name_.empty() && !is_ip_literal(server_name_)) {
+    if (!server_name_.empty() && !detail::is_ip_literal(server_name_)) {
       if (gnutls_server_name_set(session_, GNUTLS_NAME_DNS, server_name_.data(), server_name_.size()) < 0) {
         return errc::internal;
       }
@@ -168,15 +168,13 @@ int gnutls_engine::on_ticket(gnutls_session_t session, unsigned /*htype*/, unsig
   return 0;
 }
 
-op_result gnutls_engine::would_block() const {
-  return {gnutls_record_get_direction(session_) == 1 ? tls_status::want_write : tls_status::want_read, 0, {}};
+result<> gnutls_engine::would_block() const {
+  return result<>::blocked(gnutls_record_get_direction(session_) == 1 ? wait_for::write : wait_for::read);
 }
 
-op_result gnutls_engine::fail_usage() const {
-  return {tls_status::error, 0, make_error_code(errc::usage)};
-}
+std::error_code gnutls_engine::fail_usage() const { return make_error_code(errc::usage); }
 
-op_result gnutls_engine::handshake() {
+result<> gnutls_engine::handshake() {
   if (error_) return sticky();
   if (handshake_done_) return {};
   if (library_done_) return finish_handshake();
@@ -209,10 +207,9 @@ op_result gnutls_engine::handshake() {
 }
 
 // After gnutls_handshake: the server's TLS 1.3 tickets, then the session is ready.
-op_result gnutls_engine::finish_handshake() {
+result<> gnutls_engine::finish_handshake() {
   if (tickets_due_) {
-    const op_result r = send_tickets();
-    if (r.status != tls_status::ok) return r;
+    if (const result<> r = send_tickets(); !r) return r;
   }
   handshake_done_ = true;
   if (ctx_->side() == role::client && ctx_->config().resumption) {
@@ -224,7 +221,7 @@ op_result gnutls_engine::finish_handshake() {
   return {};
 }
 
-op_result gnutls_engine::send_tickets() {
+result<> gnutls_engine::send_tickets() {
 #ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
   // Two, as GnuTLS and OpenSSL send by default.
   constexpr unsigned tickets = 2;
@@ -249,11 +246,11 @@ op_result gnutls_engine::send_tickets() {
 #endif
 }
 
-op_result gnutls_engine::read(std::span<std::byte> buf) {
+result<std::size_t> gnutls_engine::read(std::span<std::byte> buf) {
   Expects(!buf.empty());
   if (error_) return sticky();
   if (!handshake_done_) return fail_usage();
-  if (peer_closed_) return {tls_status::closed, 0, {}};
+  if (peer_closed_) return std::size_t{0};
   for (int round = 0; round < max_rounds; ++round) {
     glue_.clear_blocked();
     const ssize_t n = gnutls_record_recv(session_, buf.data(), buf.size());
@@ -261,10 +258,10 @@ op_result gnutls_engine::read(std::span<std::byte> buf) {
       ticket_arrived_ = false;
       remember_session();
     }
-    if (n > 0) return {tls_status::ok, static_cast<std::size_t>(n), {}};
+    if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) {
       peer_closed_ = true;
-      return {tls_status::closed, 0, {}};
+      return std::size_t{0};
     }
     const int rc = static_cast<int>(n);
     if (rc == GNUTLS_E_AGAIN) {
@@ -284,7 +281,7 @@ op_result gnutls_engine::read(std::span<std::byte> buf) {
   return fail(GNUTLS_E_UNEXPECTED_PACKET);
 }
 
-op_result gnutls_engine::write(std::span<const std::byte> buf) {
+result<std::size_t> gnutls_engine::write(std::span<const std::byte> buf) {
   Expects(!buf.empty());
   if (error_) return sticky();
   if (!handshake_done_ || close_sent_) return fail_usage();
@@ -296,7 +293,7 @@ op_result gnutls_engine::write(std::span<const std::byte> buf) {
                                     : gnutls_record_send(session_, buf.data(), buf.size());
     if (n >= 0) {
       send_pending_ = false;
-      return {tls_status::ok, static_cast<std::size_t>(n), {}};
+      return static_cast<std::size_t>(n);
     }
     const int rc = static_cast<int>(n);
     if (rc == GNUTLS_E_AGAIN) {
@@ -313,7 +310,7 @@ op_result gnutls_engine::write(std::span<const std::byte> buf) {
   return fail(GNUTLS_E_INTERNAL_ERROR);
 }
 
-op_result gnutls_engine::close() {
+result<> gnutls_engine::close() {
   if (error_) return sticky();
   if (!handshake_done_) return fail_usage();
   if (close_sent_) return {};
@@ -407,7 +404,7 @@ void gnutls_engine::send_fatal_alert(int alert) noexcept {
   }
 }
 
-op_result gnutls_engine::fail(int code) {
+std::error_code gnutls_engine::fail(int code) {
   int alert = -1;
   const std::error_code ec = classify(code, alert);
   failure_.library = library_error(code);

@@ -9,12 +9,12 @@
 
 #include "context.hpp"
 #include "transport_glue.hpp"
-#include "uptls/engine.hpp"
+#include "engine/engine.hpp"
 #include "verify.hpp"
 
 namespace uptls::detail::gtls {
 
-class gnutls_engine final : public engine {
+class gnutls_engine final : public detail::engine {
  public:
   // A session for one connection over io; errc::internal if GnuTLS cannot
   // make one. The engine keeps ctx alive (GnuTLS borrows its credentials).
@@ -24,27 +24,28 @@ class gnutls_engine final : public engine {
   gnutls_engine(const gnutls_engine&) = delete;
   gnutls_engine& operator=(const gnutls_engine&) = delete;
 
-  op_result handshake() override;
-  op_result read(std::span<std::byte> buf) override;
-  op_result write(std::span<const std::byte> buf) override;
-  op_result close() override;
+  result<> handshake() override;
+  result<std::size_t> read(std::span<std::byte> buf) override;
+  result<std::size_t> write(std::span<const std::byte> buf) override;
+  result<> close() override;
   std::size_t pending() const override;
   session_info session() const override;
   const failure_info& failure() const override { return failure_; }
+  void rebind(transport& io) noexcept override { glue_.rebind(io); }
 
  private:
   gnutls_engine(std::shared_ptr<const gnutls_context> ctx, transport& io);
   std::error_code setup(const peer_options& peer);
-  op_result finish_handshake();
-  op_result send_tickets();
+  result<> finish_handshake();
+  result<> send_tickets();
   void offer_resumption();
   void remember_session();
   bool verified() const;
 
-  op_result fail(int code);
-  op_result fail_usage() const;
-  op_result sticky() const { return {tls_status::error, 0, error_}; }
-  op_result would_block() const;
+  std::error_code fail(int code);
+  std::error_code fail_usage() const;
+  std::error_code sticky() const { return error_; }
+  result<> would_block() const;
   std::error_code classify(int code, int& alert_to_send);
   void send_fatal_alert(int alert) noexcept;
 

@@ -60,22 +60,21 @@ ssize_t transport_glue::on_pull(void* data, size_t size) {
   }
   if (eof_) return 0;
   if (size == 0) return 0;
-  const io_result r = io_.read_some(std::span(static_cast<std::byte*>(data), size));
-  switch (r.status) {
-    case io_status::ok:
-      note_first_bytes(static_cast<const std::uint8_t*>(data), r.bytes);
-      return static_cast<ssize_t>(r.bytes);
-    case io_status::eof:
-      eof_ = true;
-      return 0;
-    case io_status::would_block:
-      blocked_ = true;
-      gnutls_transport_set_errno(session_, EAGAIN);
-      return -1;
-    case io_status::error:
-      break;
+  const result<std::size_t> r = io_->read_some(std::span(static_cast<std::byte*>(data), size));
+  if (r.ok() && *r > 0) {
+    note_first_bytes(static_cast<const std::uint8_t*>(data), *r);
+    return static_cast<ssize_t>(*r);
   }
-  error_ = r.error ? r.error : make_error_code(errc::network);
+  if (r.ok()) {
+    eof_ = true;
+    return 0;
+  }
+  if (r.would_block()) {
+    blocked_ = true;
+    gnutls_transport_set_errno(session_, EAGAIN);
+    return -1;
+  }
+  error_ = r.error();
   gnutls_transport_set_errno(session_, EIO);
   return -1;
 }
@@ -87,19 +86,14 @@ ssize_t transport_glue::on_push(const void* data, size_t size) {
     return -1;
   }
   if (size == 0) return 0;
-  const io_result r = io_.write_some(std::span(static_cast<const std::byte*>(data), size));
-  switch (r.status) {
-    case io_status::ok:
-      return static_cast<ssize_t>(r.bytes);
-    case io_status::would_block:
-      blocked_ = true;
-      gnutls_transport_set_errno(session_, EAGAIN);
-      return -1;
-    case io_status::eof:
-    case io_status::error:
-      break;
+  const result<std::size_t> r = io_->write_some(std::span(static_cast<const std::byte*>(data), size));
+  if (r.ok()) return static_cast<ssize_t>(*r);
+  if (r.would_block()) {
+    blocked_ = true;
+    gnutls_transport_set_errno(session_, EAGAIN);
+    return -1;
   }
-  const std::error_code ec = r.error ? r.error : make_error_code(errc::network);
+  const std::error_code ec = r.error();
   if (hold_writes_) {
     held_write_error_ = ec;
     return static_cast<ssize_t>(size);

@@ -18,12 +18,14 @@ namespace uptls::detail::gtls {
 
 class transport_glue {
  public:
-  explicit transport_glue(transport& io) : io_(io) {}
+  explicit transport_glue(transport& io) : io_(&io) {}
   transport_glue(const transport_glue&) = delete;
   transport_glue& operator=(const transport_glue&) = delete;
 
   // Installs the callbacks on `session`; the glue must outlive the session.
   void attach(gnutls_session_t session) noexcept;
+  // All I/O goes through io from now on.
+  void rebind(transport& io) noexcept { io_ = &io; }
 
   // The first transport error on a read (timeout, reset, ...), or on a write
   // outside the handshake; empty if none.
@@ -61,7 +63,7 @@ class transport_glue {
   ssize_t on_vec_push(const giovec_t* iov, int iovcnt);
   void note_first_bytes(const std::uint8_t* p, std::size_t n) noexcept;
 
-  transport& io_;
+  transport* io_;
   gnutls_session_t session_ = nullptr;
   std::error_code error_;
   std::error_code held_write_error_;

@@ -53,7 +53,7 @@ class mbedtls_backend_impl final : public backend {
   }
 
   result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side) const override {
-    if (auto ec = check_config(cfg, side, caps())) return ec;
+    if (auto ec = detail::check_config(cfg, side, caps())) return ec;
     auto ctx = std::make_shared<mbed_context>(*this, cfg, side);
     if (auto ec = ctx->setup()) return ec;
     return std::shared_ptr<const context>(std::move(ctx));

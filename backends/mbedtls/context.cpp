@@ -146,7 +146,7 @@ std::error_code mbed_context::set_resumption() {
   return {};
 }
 
-result<std::unique_ptr<engine>> mbed_context::make_engine(transport& io, const peer_options& peer) const {
+result<std::unique_ptr<detail::engine>> mbed_context::make_engine(transport& io, const peer_options& peer) const {
   return make_mbed_engine(shared_from_this(), io, peer);
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "session_cache.hpp"
+#include "engine/engine.hpp"
 #include "uptls/backend.hpp"
 
 namespace uptls::mbed {
@@ -24,7 +25,7 @@ namespace uptls::mbed {
 // The system's CA bundle, or empty when none of the usual places has one.
 std::string_view system_trust_file() noexcept;
 
-class mbed_context final : public context, public std::enable_shared_from_this<mbed_context> {
+class mbed_context final : public detail::context_impl, public std::enable_shared_from_this<mbed_context> {
  public:
   mbed_context(const backend& owner, const tls_config& cfg, role side);
   ~mbed_context() override;
@@ -36,7 +37,7 @@ class mbed_context final : public context, public std::enable_shared_from_this<m
   // RNG cannot be seeded.
   std::error_code setup();
 
-  result<std::unique_ptr<engine>> make_engine(transport& io, const peer_options& peer) const override;
+  result<std::unique_ptr<detail::engine>> make_engine(transport& io, const peer_options& peer) const override;
   const tls_config& config() const noexcept override { return cfg_; }
   role side() const noexcept override { return side_; }
   const backend& owner() const noexcept override { return owner_; }

@@ -19,14 +19,14 @@ bool wants_io(int ret) noexcept { return ret == MBEDTLS_ERR_SSL_WANT_READ || ret
 
 }  // namespace
 
-result<std::unique_ptr<engine>> make_mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io,
+result<std::unique_ptr<detail::engine>> make_mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io,
                                                  const peer_options& peer) {
   auto e = std::make_unique<mbed_engine>(std::move(ctx), io);
   if (auto ec = e->setup(peer)) return ec;
-  return std::unique_ptr<engine>(std::move(e));
+  return std::unique_ptr<detail::engine>(std::move(e));
 }
 
-mbed_engine::mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io) : ctx_(std::move(ctx)), io_(io) {
+mbed_engine::mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io) : ctx_(std::move(ctx)), io_(&io) {
   Expects(ctx_ != nullptr);
   mbedtls_ssl_init(&conn_.ssl);
   conn_.owner = this;
@@ -62,26 +62,26 @@ std::error_code mbed_engine::setup(const peer_options& peer) {
   return {};
 }
 
-op_result mbed_engine::handshake() {
+result<> mbed_engine::handshake() {
   if (error_) return failed();
   if (phase_ == phase::open) return {};
   for (int round = 0; round < max_rounds; ++round) {
     if (handshake_over(ssl())) {
       // The last flight (the server's Finished) is still held here.
-      blocked_ = tls_status::ok;
+      blocked_ = wait_for::none;
       const int flushed = flush_flight();
-      if (flushed == MBEDTLS_ERR_SSL_WANT_WRITE) return {tls_status::want_write, 0, {}};
+      if (flushed == MBEDTLS_ERR_SSL_WANT_WRITE) return result<>::blocked(wait_for::write);
       if (flushed != 0) return fail(flushed);
       return finish_handshake();
     }
-    blocked_ = tls_status::ok;
+    blocked_ = wait_for::none;
     const int ret = mbedtls_ssl_handshake_step(&ssl());
     if (ret == 0) {
       if (refuse_presented_client_cert()) return failed();
       continue;
     }
     if (wants_io(ret)) {
-      if (blocked_ != tls_status::ok) return {blocked_, 0, {}};
+      if (blocked_ != wait_for::none) return blocked();
       continue;
     }
     return fail(ret);
@@ -89,7 +89,7 @@ op_result mbed_engine::handshake() {
   return fail(make_error_code(errc::internal), MBEDTLS_ERR_SSL_INTERNAL_ERROR, MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR);
 }
 
-op_result mbed_engine::finish_handshake() {
+result<> mbed_engine::finish_handshake() {
   watching_ = false;  // what follows is encrypted
   phase_ = phase::open;
   record_session();
@@ -99,24 +99,24 @@ op_result mbed_engine::finish_handshake() {
   return {};
 }
 
-op_result mbed_engine::read(std::span<std::byte> buf) {
+result<std::size_t> mbed_engine::read(std::span<std::byte> buf) {
   Expects(!buf.empty());
   if (error_) return failed();
-  if (phase_ != phase::open) return {tls_status::error, 0, make_error_code(errc::usage)};
-  if (peer_closed_) return {tls_status::closed, 0, {}};
+  if (phase_ != phase::open) return make_error_code(errc::usage);
+  if (peer_closed_) return std::size_t{0};
   auto* out = reinterpret_cast<unsigned char*>(buf.data());
   for (int round = 0; round < max_rounds; ++round) {
-    blocked_ = tls_status::ok;
+    blocked_ = wait_for::none;
     const int ret = mbedtls_ssl_read(&ssl(), out, buf.size());
-    if (ret > 0) return {tls_status::ok, static_cast<std::size_t>(ret), {}};
+    if (ret > 0) return static_cast<std::size_t>(ret);
     if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
       peer_closed_ = true;
-      return {tls_status::closed, 0, {}};
+      return std::size_t{0};
     }
     if (ret == 0 || wants_io(ret)) {
       // 0: an empty record, or the end of the transport (then it is an error).
       if (io_eof_) return fail(MBEDTLS_ERR_SSL_CONN_EOF);
-      if (blocked_ != tls_status::ok) return {blocked_, 0, {}};
+      if (blocked_ != wait_for::none) return blocked();
       continue;
     }
     return fail(ret);
@@ -124,17 +124,17 @@ op_result mbed_engine::read(std::span<std::byte> buf) {
   return fail(make_error_code(errc::internal), MBEDTLS_ERR_SSL_INTERNAL_ERROR, -1);
 }
 
-op_result mbed_engine::write(std::span<const std::byte> buf) {
+result<std::size_t> mbed_engine::write(std::span<const std::byte> buf) {
   Expects(!buf.empty());
   if (error_) return failed();
-  if (phase_ != phase::open || close_sent_) return {tls_status::error, 0, make_error_code(errc::usage)};
+  if (phase_ != phase::open || close_sent_) return make_error_code(errc::usage);
   const auto* in = reinterpret_cast<const unsigned char*>(buf.data());
   for (int round = 0; round < max_rounds; ++round) {
-    blocked_ = tls_status::ok;
+    blocked_ = wait_for::none;
     const int ret = mbedtls_ssl_write(&ssl(), in, buf.size());
-    if (ret > 0) return {tls_status::ok, static_cast<std::size_t>(ret), {}};
+    if (ret > 0) return static_cast<std::size_t>(ret);
     if (wants_io(ret) || ret == 0) {
-      if (blocked_ != tls_status::ok) return {blocked_, 0, {}};
+      if (blocked_ != wait_for::none) return blocked();
       continue;
     }
     return fail(ret);
@@ -142,17 +142,17 @@ op_result mbed_engine::write(std::span<const std::byte> buf) {
   return fail(make_error_code(errc::internal), MBEDTLS_ERR_SSL_INTERNAL_ERROR, -1);
 }
 
-op_result mbed_engine::close() {
+result<> mbed_engine::close() {
   if (error_) return failed();
-  if (phase_ != phase::open) return {tls_status::error, 0, make_error_code(errc::usage)};
-  blocked_ = tls_status::ok;
+  if (phase_ != phase::open) return make_error_code(errc::usage);
+  blocked_ = wait_for::none;
   // Called again after want_write, mbedTLS flushes the alert it already queued.
   const int ret = mbedtls_ssl_close_notify(&ssl());
   if (ret == 0) {
     close_sent_ = true;
     return {};
   }
-  if (wants_io(ret)) return {blocked_ != tls_status::ok ? blocked_ : tls_status::want_write, 0, {}};
+  if (wants_io(ret)) return result<>::blocked(blocked_ != wait_for::none ? blocked_ : wait_for::write);
   return fail(ret);
 }
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "uptls/backend.hpp"
-#include "uptls/engine.hpp"
+#include "engine/engine.hpp"
 #include "wire.hpp"
 
 namespace uptls::mbed {
@@ -22,10 +22,10 @@ namespace uptls::mbed {
 class mbed_context;
 
 // A new engine for one connection of ctx over io (see context::make_engine).
-result<std::unique_ptr<engine>> make_mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io,
+result<std::unique_ptr<detail::engine>> make_mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io,
                                                  const peer_options& peer);
 
-class mbed_engine final : public engine {
+class mbed_engine final : public detail::engine {
  public:
   mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io);
   ~mbed_engine() override;
@@ -35,13 +35,14 @@ class mbed_engine final : public engine {
   // Binds the mbedTLS context to the configuration, the transport and the peer's name.
   std::error_code setup(const peer_options& peer);
 
-  op_result handshake() override;
-  op_result read(std::span<std::byte> buf) override;
-  op_result write(std::span<const std::byte> buf) override;
-  op_result close() override;
+  result<> handshake() override;
+  result<std::size_t> read(std::span<std::byte> buf) override;
+  result<std::size_t> write(std::span<const std::byte> buf) override;
+  result<> close() override;
   std::size_t pending() const override;
   session_info session() const override;
   const failure_info& failure() const override { return failure_; }
+  void rebind(transport& io) noexcept override { io_ = &io; }
 
   // The server's SNI callback (mbedtls_ssl_conf_sni): records the name the client asked for.
   static int on_server_name(void* unused, mbedtls_ssl_context* ssl, const unsigned char* name, std::size_t len);
@@ -66,16 +67,18 @@ class mbed_engine final : public engine {
   // What the verification found so far (ours and mbedTLS's own checks).
   std::uint32_t verify_result() const noexcept;
   bool refuse_presented_client_cert();
-  op_result finish_handshake();
+  result<> finish_handshake();
   void record_session();
-  op_result fail(int ret);
-  op_result fail(std::error_code ec, int ret, int alert_to_send);
-  op_result failed() const noexcept { return {tls_status::error, 0, error_}; }
+  std::error_code fail(int ret);
+  std::error_code fail(std::error_code ec, int ret, int alert_to_send);
+  std::error_code failed() const noexcept { return error_; }
+  // What the transport waits for after a call it blocked, as a result.
+  result<> blocked() const noexcept { return result<>::blocked(blocked_); }
   int received_alert(int ret) const noexcept;
   void send_alert(int alert) noexcept;
 
   std::shared_ptr<const mbed_context> ctx_;
-  transport& io_;
+  transport* io_;
   connection conn_{};
   phase phase_ = phase::handshaking;
 
@@ -91,7 +94,7 @@ class mbed_engine final : public engine {
   std::size_t flight_sent_ = 0;
   std::error_code io_error_;
   bool io_eof_ = false;
-  tls_status blocked_ = tls_status::ok;  // want_read / want_write when the transport would block
+  wait_for blocked_ = wait_for::none;  // what the transport waits for when it would block
 
   // Verification.
   std::optional<std::vector<std::uint8_t>> expected_ip_;

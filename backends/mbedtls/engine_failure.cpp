@@ -34,7 +34,7 @@ int mbed_engine::received_alert(int ret) const noexcept {
   return -1;
 }
 
-op_result mbed_engine::fail(int ret) {
+std::error_code mbed_engine::fail(int ret) {
   failure_facts facts;
   facts.ret = ret;
   facts.alert_received = received_alert(ret);
@@ -58,7 +58,7 @@ op_result mbed_engine::fail(int ret) {
   return fail(ec, ret, alert);
 }
 
-op_result mbed_engine::fail(std::error_code ec, int ret, int alert_to_send) {
+std::error_code mbed_engine::fail(std::error_code ec, int ret, int alert_to_send) {
   if (error_) return failed();
   if (alert_to_send >= 0) send_alert(alert_to_send);
   // Best effort: the alert mbedTLS or we queued goes out unless the transport failed or would block.
@@ -78,7 +78,7 @@ op_result mbed_engine::fail(std::error_code ec, int ret, int alert_to_send) {
 }
 
 void mbed_engine::send_alert(int alert) noexcept {
-  blocked_ = tls_status::ok;
+  blocked_ = wait_for::none;
   if (mbedtls_ssl_send_alert_message(&ssl(), MBEDTLS_SSL_ALERT_LEVEL_FATAL, static_cast<unsigned char>(alert)) == 0) {
     failure_.alert_sent = alert;
   }

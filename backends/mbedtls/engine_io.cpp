@@ -23,18 +23,13 @@ int mbed_engine::on_send(void* self, const unsigned char* buf, std::size_t len) 
 
 // One write to the transport: the count taken, or an mbedTLS code.
 int mbed_engine::send_now(std::span<const std::byte> bytes) {
-  const io_result r = io_.write_some(bytes);
-  switch (r.status) {
-    case io_status::ok:
-      return gsl::narrow<int>(r.bytes);
-    case io_status::would_block:
-      blocked_ = tls_status::want_write;
-      return MBEDTLS_ERR_SSL_WANT_WRITE;
-    case io_status::eof:
-    case io_status::error:
-      break;
+  const result<std::size_t> r = io_->write_some(bytes);
+  if (r.ok()) return gsl::narrow<int>(*r);
+  if (r.would_block()) {
+    blocked_ = wait_for::write;
+    return MBEDTLS_ERR_SSL_WANT_WRITE;
   }
-  io_error_ = r.error ? r.error : make_error_code(errc::connection_reset);
+  io_error_ = r.error();
   return MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
@@ -55,21 +50,20 @@ int mbed_engine::on_recv(void* self, unsigned char* buf, std::size_t len) {
   if (len == 0) return 0;
   if (const int flushed = e->flush_flight(); flushed != 0) return flushed;
   const auto bytes = std::as_writable_bytes(std::span(buf, std::min<std::size_t>(len, INT_MAX)));
-  const io_result r = e->io_.read_some(bytes);
-  switch (r.status) {
-    case io_status::ok:
-      if (e->watching_) e->from_peer_.feed(bytes.first(r.bytes));
-      return gsl::narrow<int>(r.bytes);
-    case io_status::would_block:
-      e->blocked_ = tls_status::want_read;
-      return MBEDTLS_ERR_SSL_WANT_READ;
-    case io_status::eof:
-      e->io_eof_ = true;
-      return 0;  // mbedTLS reports MBEDTLS_ERR_SSL_CONN_EOF
-    case io_status::error:
-      break;
+  const result<std::size_t> r = e->io_->read_some(bytes);
+  if (r.ok() && *r > 0) {
+    if (e->watching_) e->from_peer_.feed(bytes.first(*r));
+    return gsl::narrow<int>(*r);
   }
-  e->io_error_ = r.error ? r.error : make_error_code(errc::network);
+  if (r.ok()) {
+    e->io_eof_ = true;
+    return 0;  // mbedTLS reports MBEDTLS_ERR_SSL_CONN_EOF
+  }
+  if (r.would_block()) {
+    e->blocked_ = wait_for::read;
+    return MBEDTLS_ERR_SSL_WANT_READ;
+  }
+  e->io_error_ = r.error();
   return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 

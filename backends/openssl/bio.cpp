@@ -15,20 +15,17 @@ int transport_read(BIO* b, char* data, std::size_t len, std::size_t* got) {
   *got = 0;
   bio_state& st = state_of(b);
   if (len == 0) return 0;
-  const io_result r = st.io->read_some(std::as_writable_bytes(std::span(data, len)));
-  switch (r.status) {
-    case io_status::ok:
-      *got = r.bytes;
-      return 1;
-    case io_status::would_block:
-      BIO_set_retry_read(b);
-      return 0;
-    case io_status::eof:
-      if (!st.error) st.eof = true;
-      return 0;
-    case io_status::error:
-      if (!st.eof && !st.error) st.error = r.error;
-      return 0;
+  const result<std::size_t> r = st.io->read_some(std::as_writable_bytes(std::span(data, len)));
+  if (r.ok() && *r > 0) {
+    *got = *r;
+    return 1;
+  }
+  if (r.would_block()) {
+    BIO_set_retry_read(b);
+  } else if (r.ok()) {
+    if (!st.error) st.eof = true;
+  } else if (!st.eof && !st.error) {
+    st.error = r.error();
   }
   return 0;
 }
@@ -38,21 +35,18 @@ int transport_write(BIO* b, const char* data, std::size_t len, std::size_t* put)
   *put = 0;
   bio_state& st = state_of(b);
   if (len == 0) return 0;
-  const io_result r = st.io->write_some(std::as_bytes(std::span(data, len)));
-  switch (r.status) {
-    case io_status::ok:
-      *put = r.bytes;
-      return 1;
-    case io_status::would_block:
-      BIO_set_retry_write(b);
-      return 0;
-    case io_status::eof:
-    case io_status::error:
-      // After the peer's end of stream OpenSSL still tries to send an alert; that
-      // failing is a consequence, not the cause, so the first event is kept.
-      if (!st.eof && !st.error) st.error = r.error ? r.error : make_error_code(errc::connection_reset);
-      return 0;
+  const result<std::size_t> r = st.io->write_some(std::as_bytes(std::span(data, len)));
+  if (r.ok()) {
+    *put = *r;
+    return 1;
   }
+  if (r.would_block()) {
+    BIO_set_retry_write(b);
+    return 0;
+  }
+  // After the peer's end of stream OpenSSL still tries to send an alert; that
+  // failing is a consequence, not the cause, so the first event is kept.
+  if (!st.eof && !st.error) st.error = r.error();
   return 0;
 }
 

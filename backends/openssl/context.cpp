@@ -93,7 +93,7 @@ int openssl_context::on_new_session(SSL* ssl, SSL_SESSION* sess) {
   return 1;  // the cache owns the reference now
 }
 
-result<std::unique_ptr<engine>> openssl_context::make_engine(transport& io, const peer_options& peer) const {
+result<std::unique_ptr<detail::engine>> openssl_context::make_engine(transport& io, const peer_options& peer) const {
   return openssl_engine::make(shared_from_this(), io, peer);
 }
 

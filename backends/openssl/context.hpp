@@ -7,17 +7,18 @@
 
 #include "handles.hpp"
 #include "session_cache.hpp"
+#include "engine/engine.hpp"
 #include "uptls/backend.hpp"
 
 namespace uptls::ossl {
 
-class openssl_context final : public context, public std::enable_shared_from_this<openssl_context> {
+class openssl_context final : public detail::context_impl, public std::enable_shared_from_this<openssl_context> {
  public:
   // Compiles cfg (already accepted by check_config); errc::invalid_config for
   // unreadable files or a key that does not match the certificate.
   static result<std::shared_ptr<const context>> make(const backend& owner, const tls_config& cfg, role side);
 
-  result<std::unique_ptr<engine>> make_engine(transport& io, const peer_options& peer) const override;
+  result<std::unique_ptr<detail::engine>> make_engine(transport& io, const peer_options& peer) const override;
   const tls_config& config() const noexcept override { return cfg_; }
   role side() const noexcept override { return side_; }
   const backend& owner() const noexcept override { return owner_; }

@@ -17,7 +17,7 @@ int engine_index() {
   return index;
 }
 
-op_result usage() { return {tls_status::error, 0, make_error_code(errc::usage)}; }
+std::error_code usage() { return make_error_code(errc::usage); }
 
 // OpenSSL's own words for the failure, drained from this thread's error queue.
 std::string drain_error_text(long verify_result, const std::error_code& transport) {
@@ -47,7 +47,7 @@ openssl_engine::openssl_engine(std::shared_ptr<const openssl_context> ctx, trans
   io_.io = &io;
 }
 
-result<std::unique_ptr<engine>> openssl_engine::make(std::shared_ptr<const openssl_context> ctx, transport& io,
+result<std::unique_ptr<detail::engine>> openssl_engine::make(std::shared_ptr<const openssl_context> ctx, transport& io,
                                                     const peer_options& peer) {
   Expects(ctx != nullptr);
   Expects(ctx->side() == role::server || !peer.server_name.empty() || ctx->config().dangerous_skip_verification);
@@ -56,7 +56,7 @@ result<std::unique_ptr<engine>> openssl_engine::make(std::shared_ptr<const opens
     ERR_clear_error();
     return ec;
   }
-  return std::unique_ptr<engine>(std::move(eng));
+  return std::unique_ptr<detail::engine>(std::move(eng));
 }
 
 openssl_engine* openssl_engine::from(const SSL* ssl) noexcept {
@@ -81,7 +81,7 @@ std::error_code openssl_engine::prepare() {
   SSL_set_connect_state(ssl);
   const std::string& name = peer_.server_name;
   if (name.empty()) return {};
-  const bool ip = is_ip_literal(name);
+  const bool ip = detail::is_ip_literal(name);
   // RFC 6066: SNI carries host names only, never address literals.
   if (!ip && SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) return errc::invalid_config;
   if (!ctx_->config().dangerous_skip_verification) {
@@ -106,8 +106,8 @@ static void clear_stale_errors() {
   if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
-op_result openssl_engine::handshake() {
-  if (fatal_) return *fatal_;
+result<> openssl_engine::handshake() {
+  if (fatal_) return fatal_;
   if (phase_ == phase::open) return {};
   ERR_clear_error();
   const int ret = SSL_do_handshake(ssl_.get());
@@ -115,32 +115,32 @@ op_result openssl_engine::handshake() {
     phase_ = phase::open;
     return {};
   }
-  return after_failure(ret, op::handshake);
+  return after_failure(ret, op::handshake).status();
 }
 
-op_result openssl_engine::read(std::span<std::byte> buf) {
+result<std::size_t> openssl_engine::read(std::span<std::byte> buf) {
   Expects(!buf.empty());
-  if (fatal_) return *fatal_;
+  if (fatal_) return fatal_;
   if (phase_ != phase::open) return usage();
-  if (peer_closed_) return {tls_status::closed, 0, {}};
+  if (peer_closed_) return std::size_t{0};
   clear_stale_errors();
   std::size_t n = 0;
-  if (SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &n) == 1) return {tls_status::ok, n, {}};
+  if (SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &n) == 1) return n;
   return after_failure(0, op::read);
 }
 
-op_result openssl_engine::write(std::span<const std::byte> buf) {
+result<std::size_t> openssl_engine::write(std::span<const std::byte> buf) {
   Expects(!buf.empty());
-  if (fatal_) return *fatal_;
+  if (fatal_) return fatal_;
   if (phase_ != phase::open || close_sent_) return usage();
   clear_stale_errors();
   std::size_t n = 0;
-  if (SSL_write_ex(ssl_.get(), buf.data(), buf.size(), &n) == 1) return {tls_status::ok, n, {}};
+  if (SSL_write_ex(ssl_.get(), buf.data(), buf.size(), &n) == 1) return n;
   return after_failure(0, op::write);
 }
 
-op_result openssl_engine::close() {
-  if (fatal_) return *fatal_;
+result<> openssl_engine::close() {
+  if (fatal_) return fatal_;
   if (phase_ != phase::open) return usage();
   if (close_sent_) return {};
   ERR_clear_error();
@@ -150,7 +150,7 @@ op_result openssl_engine::close() {
     close_sent_ = true;
     return {};
   }
-  return after_failure(r, op::close);
+  return after_failure(r, op::close).status();
 }
 
 std::size_t openssl_engine::pending() const {
@@ -175,13 +175,13 @@ session_info openssl_engine::session() const {
 // Would-block is a status; everything else is fatal and sticky. The transport's
 // own error and end of stream come from bio_state, because OpenSSL only knows
 // that the BIO failed.
-op_result openssl_engine::after_failure(int ret, op what) {
+result<std::size_t> openssl_engine::after_failure(int ret, op what) {
   const int e = SSL_get_error(ssl_.get(), ret);
-  if (e == SSL_ERROR_WANT_READ && !io_.error && !io_.eof) return {tls_status::want_read, 0, {}};
-  if (e == SSL_ERROR_WANT_WRITE && !io_.error) return {tls_status::want_write, 0, {}};
+  if (e == SSL_ERROR_WANT_READ && !io_.error && !io_.eof) return result<std::size_t>::blocked(wait_for::read);
+  if (e == SSL_ERROR_WANT_WRITE && !io_.error) return result<std::size_t>::blocked(wait_for::write);
   if (e == SSL_ERROR_ZERO_RETURN && what == op::read) {
     peer_closed_ = true;
-    return {tls_status::closed, 0, {}};
+    return std::size_t{0};
   }
   failure_facts f;
   f.ssl_error = e;
@@ -199,10 +199,10 @@ op_result openssl_engine::after_failure(int ret, op what) {
   return fatal(classify(f));
 }
 
-op_result openssl_engine::fatal(std::error_code ec) {
+result<std::size_t> openssl_engine::fatal(std::error_code ec) {
   phase_ = phase::failed;
-  fatal_ = op_result{tls_status::error, 0, ec};
-  return *fatal_;
+  fatal_ = ec;
+  return fatal_;
 }
 
 // Alerts are only visible here: OpenSSL's error queue says "alert received" for

@@ -7,26 +7,27 @@
 #include "bio.hpp"
 #include "context.hpp"
 #include "handles.hpp"
-#include "uptls/engine.hpp"
+#include "engine/engine.hpp"
 
 namespace uptls::ossl {
 
-class openssl_engine final : public engine {
+class openssl_engine final : public detail::engine {
  public:
   // An engine for one connection over io; errc::internal if OpenSSL cannot
   // allocate one, errc::invalid_config for a server name OpenSSL refuses.
-  static result<std::unique_ptr<engine>> make(std::shared_ptr<const openssl_context> ctx, transport& io,
+  static result<std::unique_ptr<detail::engine>> make(std::shared_ptr<const openssl_context> ctx, transport& io,
                                               const peer_options& peer);
   // The engine that owns ssl (for OpenSSL's callbacks), or nullptr.
   static openssl_engine* from(const SSL* ssl) noexcept;
 
-  op_result handshake() override;
-  op_result read(std::span<std::byte> buf) override;
-  op_result write(std::span<const std::byte> buf) override;
-  op_result close() override;
+  result<> handshake() override;
+  result<std::size_t> read(std::span<std::byte> buf) override;
+  result<std::size_t> write(std::span<const std::byte> buf) override;
+  result<> close() override;
   std::size_t pending() const override;
   session_info session() const override;
   const failure_info& failure() const override { return failure_; }
+  void rebind(transport& io) noexcept override { io_.io = &io; }
 
   // The context this engine was made from (for the session cache callback).
   const openssl_context& owner() const noexcept { return *ctx_; }
@@ -41,8 +42,9 @@ class openssl_engine final : public engine {
   enum class phase { handshaking, open, failed };
 
   std::error_code prepare();
-  op_result after_failure(int ret, op what);
-  op_result fatal(std::error_code ec);
+  // Would-block, the peer's close_notify (0 bytes), or a fatal error.
+  result<std::size_t> after_failure(int ret, op what);
+  result<std::size_t> fatal(std::error_code ec);
   static void on_info(const SSL* ssl, int where, int ret);
 
   std::shared_ptr<const openssl_context> ctx_;
@@ -52,7 +54,7 @@ class openssl_engine final : public engine {
   phase phase_ = phase::handshaking;
   bool close_sent_ = false;
   bool peer_closed_ = false;
-  std::optional<op_result> fatal_;
+  std::error_code fatal_;
   failure_info failure_;
 };
 

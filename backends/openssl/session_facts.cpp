@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #endif
 
+#include "engine/engine.hpp"
 #include "handles.hpp"
 
 namespace uptls::ossl {
@@ -116,7 +117,7 @@ session_info describe_session(const SSL* ssl, role side, bool verifying, const p
   s.verified = verifying && cert && SSL_get_verify_result(ssl) == X509_V_OK;
 
   if (side == role::client) {
-    if (!is_ip_literal(peer.server_name)) s.sni = peer.server_name;
+    if (!detail::is_ip_literal(peer.server_name)) s.sni = peer.server_name;
   } else if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
     s.sni = name;
   }

@@ -1,6 +1,8 @@
 // The ladder: for each rung a fresh connection, the caller's prelude, a handshake;
 // the classification decides whether the next rung may run, pins keep strict hosts
 // strict, and a permissive win on a forward-secret suite is refused as an anomaly.
+// It is a state machine (fallback_connector) that never blocks; the blocking
+// connect_with_fallback() is a loop over it.
 #include <gsl/assert>
 #include <utility>
 
@@ -57,158 +59,301 @@ problem find_problem(std::span<const rung> ladder) {
   return {};
 }
 
-// One attempt on a fresh connection; fills a and hands back the stream when the
-// handshake finished.
-std::optional<stream> run_attempt(const fallback_request& req, const std::shared_ptr<const context>& ctx,
-                                  const peer_options& peer, attempt_report& a) {
-  auto dialled = tcp_connect(req.host, req.port, req.socket);
-  if (!dialled) {
-    a.stage = attempt_stage::connect;
-    a.error = dialled.error();
-    return std::nullopt;
-  }
-  stream s(std::move(dialled).value(), req.stream_opts);
-
-  // The prelude shares the handshake's bound: a server that trickles its greeting
-  // cannot hold the ladder for longer than one handshake may take.
-  s.lower().set_deadline(clock::now() + req.base.handshake_timeout);
-  std::error_code ec = req.before_tls(s);
-  s.lower().set_deadline(std::nullopt);
-  if (!ec && s.current() != stream::state::plaintext) ec = errc::usage;  // the upgrade is the ladder's
-  if (ec) {
-    a.stage = attempt_stage::prelude;
-    a.error = ec;
-    return std::nullopt;
-  }
-
-  ec = s.start_tls(ctx, peer);
-  if (ec) {
-    a.stage = attempt_stage::handshake;
-    a.error = ec;
-    a.failure = s.last_failure();
-    return std::nullopt;  // start_tls closed the transport: nothing more is sent
-  }
-  a.stage = attempt_stage::done;
-  a.session = *s.session();
-  return s;
-}
+// The prelude of implicit TLS: nothing to say, nothing to read.
+class no_prelude final : public prelude_dialogue {
+ public:
+  result<> resume(stream&) override { return {}; }
+};
 
 }  // namespace
 
 prelude implicit_tls() {
-  return [](stream&) { return std::error_code{}; };
+  return [] { return std::make_unique<no_prelude>(); };
 }
 
-std::error_code check_ladder(std::span<const rung> ladder) { return find_problem(ladder).error; }
+result<> check_ladder(std::span<const rung> ladder) { return find_problem(ladder).error; }
 
-fallback_result connect_with_fallback(const fallback_request& req) {
-  fallback_result out;
-  fallback_report& rep = out.report;
-  rep.host = req.host;
-  rep.port = req.port;
-  const auto refuse = [&](std::error_code ec, const std::string& why) {
-    rep.error = ec;
-    rep.why = "refused before dialling: " + why;
-    return std::move(out);
-  };
+class fallback_connector::impl {
+ public:
+  explicit impl(fallback_request req) : req_(std::move(req)) { prepare(); }
 
-  if (req.host.empty() || req.port == 0) return refuse(errc::usage, "no host or port to dial");
-  if (!req.before_tls) return refuse(errc::usage, "no prelude (use implicit_tls() for implicit TLS)");
-  if (const problem p = find_problem(req.ladder); p.error) return refuse(p.error, p.why);
+  result<> resume();
 
-  peer_options peer = req.peer;
-  if (peer.server_name.empty()) peer.server_name = req.host;
+  int native_handle() const noexcept { return stream_ ? stream_->native_handle() : -1; }
+  wait_for wants() const noexcept {
+    if (phase_ == phase::connecting) return wait_for::write;
+    return stream_ ? stream_->wants() : wait_for::none;
+  }
+  std::optional<clock::time_point> next_deadline() const noexcept {
+    if (phase_ == phase::connecting) return connect_deadline_;
+    return stream_ ? stream_->next_deadline() : std::nullopt;
+  }
+  result<> wait() {
+    if (phase_ == phase::connecting) return sock_->wait(wait_for::write, connect_deadline_);
+    if (!stream_) return {};
+    return stream_->wait(stream_->wants());
+  }
+  fallback_result take() {
+    fallback_result done;
+    done.report = std::move(out_.report);
+    if (phase_ == phase::won && stream_) {
+      stream_->set_mode(req_.stream_opts.mode);  // the caller's mode from here on
+      done.connection = std::move(stream_);
+    }
+    stream_.reset();
+    phase_ = phase::finished;
+    return done;
+  }
+  const fallback_report& report() const noexcept { return out_.report; }
 
+ private:
+  enum class phase { start, connecting, prelude, handshake, draining, won, finished };
+
+  void prepare();
+  void refuse(std::error_code ec, const std::string& why) {
+    out_.report.error = ec;
+    out_.report.why = "refused before dialling: " + why;
+    phase_ = phase::finished;
+  }
+  // The attempt ended in a failure at `stage`: classify, report, go on or stop.
+  void attempt_failed(attempt_stage stage, std::error_code ec);
+  void attempt_won();
+  void finish_attempt() {
+    a_.elapsed = std::chrono::duration_cast<milliseconds>(clock::now() - started_);
+    if (req_.observer) req_.observer(a_);
+    out_.report.attempts.push_back(std::move(a_));
+    a_ = {};
+  }
+  result<> outcome() const {
+    if (phase_ == phase::won) return {};
+    return out_.report.error ? result<>(out_.report.error) : result<>(errc::usage);
+  }
+
+  fallback_request req_;
+  fallback_result out_;
+  std::vector<std::shared_ptr<const context>> contexts_;
+  peer_options peer_;
+  std::string where_;
+  phase phase_ = phase::start;
+  phase after_drain_ = phase::finished;
+  std::size_t rung_ = 0;
+  attempt_report a_;
+  clock::time_point started_;
+  std::optional<stream> stream_;
+  socket_transport* sock_ = nullptr;  // the transport inside stream_
+  std::unique_ptr<prelude_dialogue> prelude_;
+  clock::time_point connect_deadline_;
+};
+
+void fallback_connector::impl::prepare() {
+  fallback_report& rep = out_.report;
+  rep.host = req_.host;
+  rep.port = req_.port;
+  if (req_.host.empty() || req_.port == 0) return refuse(errc::usage, "no host or port to dial");
+  if (!req_.before_tls) return refuse(errc::usage, "no prelude (use implicit_tls() for implicit TLS)");
+  if (const problem p = find_problem(req_.ladder); p.error) return refuse(p.error, p.why);
+
+  peer_ = req_.peer;
+  if (peer_.server_name.empty()) peer_.server_name = req_.host;
   // Every rung's context first, so that a bad setting is found before any dial.
-  std::vector<std::shared_ptr<const context>> contexts;
-  for (std::size_t i = 0; i < req.ladder.size(); ++i) {
-    tls_config cfg = req.base;
-    cfg.security = req.ladder[i].security;
-    auto made = req.ladder[i].library->make_context(cfg, role::client);
+  for (std::size_t i = 0; i < req_.ladder.size(); ++i) {
+    tls_config cfg = req_.base;
+    cfg.security = req_.ladder[i].security;
+    auto made = req_.ladder[i].library->make_context(cfg, role::client);
     if (!made) {
-      return refuse(made.error(), "rung " + to_string(i + 1) + " (" + rung_name(req.ladder[i]) +
+      return refuse(made.error(), "rung " + to_string(i + 1) + " (" + rung_name(req_.ladder[i]) +
                                       "): the backend refused the configuration");
     }
-    contexts.push_back(std::move(made).value());
+    contexts_.push_back(std::move(made).value());
   }
+  rep.was_pinned = req_.pins != nullptr && req_.pins->is_pinned(req_.host, req_.port);
+  where_ = req_.host + ":" + to_string(req_.port);
+}
 
-  rep.was_pinned = req.pins != nullptr && req.pins->is_pinned(req.host, req.port);
-  const std::string where = req.host + ":" + to_string(req.port);
-  const auto finish = [&](attempt_report&& a) {
-    if (req.observer) req.observer(a);
-    rep.attempts.push_back(std::move(a));
-  };
+result<> fallback_connector::impl::resume() {
+  // Bounded: each pass through a phase either returns or moves to a later phase
+  // of the same attempt, or to the next attempt (at most ladder.size()).
+  for (int pass = 0; pass < 64; ++pass) {
+    switch (phase_) {
+      case phase::won:
+      case phase::finished:
+        return outcome();
 
-  for (std::size_t i = 0; i < req.ladder.size(); ++i) {
-    const rung& r = req.ladder[i];
-    attempt_report a;
-    a.rung = i;
-    a.rungs = req.ladder.size();
-    a.backend = std::string(r.library->name());
-    a.security = r.security;
-    const auto started = clock::now();
-    std::optional<stream> s = run_attempt(req, contexts[i], peer, a);
-    a.elapsed = std::chrono::duration_cast<milliseconds>(clock::now() - started);
-
-    if (s) {
-      Expects(a.session.has_value());
-      // Only a rung reached by a policy failure exists past the first: if it still
-      // lands on a suite the strict profile offers, the server could have done
-      // strict after all.
-      if (i > 0 && r.security == profile::legacy && strict_would_offer(*a.session)) {
-        (void)s->close();
-        a.stage = attempt_stage::checks;
-        a.error = errc::fallback_anomaly;
-        a.why = "the permissive retry negotiated a forward-secret suite, so the strict failure was not the "
-                "server's policy (possible attack); session closed";
-        rep.error = errc::fallback_anomaly;
-        rep.why = attempt_name(i, r) + " negotiated a forward-secret suite after " + attempt_name(i - 1, req.ladder[i - 1]) +
-                  " failed as a policy mismatch: possible attack, nothing handed back";
-        finish(std::move(a));
-        return out;
-      }
-      if (r.security == profile::strict) {
-        a.why = "strict handshake completed";
-        if (req.pins != nullptr) {
-          rep.pin_error = req.pins->pin(req.host, req.port);
-          a.why += "; " + where + " pinned strict";
+      case phase::start: {
+        const rung& r = req_.ladder[rung_];
+        a_ = {};
+        a_.rung = rung_;
+        a_.rungs = req_.ladder.size();
+        a_.backend = std::string(r.library->name());
+        a_.security = r.security;
+        started_ = clock::now();
+        socket_options so = req_.socket;
+        so.wait_for_connect = false;  // the connector never blocks: it polls the connect
+        auto dialled = tcp_connect(req_.host, req_.port, so);
+        if (!dialled) {
+          attempt_failed(attempt_stage::connect, dialled.error());
+          break;
         }
-      } else {
-        a.why = std::string(i > 0 ? "legacy session after a policy fallback" : "legacy handshake completed") +
-                (a.session->forward_secret ? ", forward secret" : ", not forward secret");
+        sock_ = dialled->get();
+        stream_options opts = req_.stream_opts;
+        opts.mode = io_mode::non_blocking;
+        stream_.emplace(std::move(dialled).value(), opts);
+        connect_deadline_ = started_ + req_.socket.connect_timeout;
+        phase_ = phase::connecting;
+        break;
       }
-      rep.error.clear();
-      rep.why = attempt_name(i, r) + " won" +
-                (i > 0 ? " after a fallback from " + attempt_name(i - 1, req.ladder[i - 1]) : std::string());
-      finish(std::move(a));
-      rep.winner = rep.attempts.size() - 1;
-      out.connection = std::move(s);
-      return out;
-    }
 
-    const fallback_verdict v = classify_failure(a.stage, a.error, a.failure, req.eof_is_trigger);
-    a.allows_next = v.allows_next;
-    a.why = std::string(v.why);
-    rep.error = a.error;
-    if (!v.allows_next) {
-      rep.why = attempt_name(i, r) + " failed in a way that is never retried";
-    } else if (rep.was_pinned && r.security == profile::strict) {
-      a.allows_next = false;
-      a.why = where + " is pinned strict, no fallback (" + a.why + ")";
-      rep.error = errc::pinned_downgrade;
-      rep.why = where + " is pinned strict and " + attempt_name(i, r) +
-                " failed as a policy mismatch: possible downgrade attack, no retry";
-    } else if (i + 1 == req.ladder.size()) {
-      a.allows_next = false;
-      a.why += "; no rung left";
-      rep.why = attempt_name(i, r) + " failed and no rung is left";
+      case phase::connecting: {
+        const result<> up = sock_->connect_status();
+        if (up.would_block()) {
+          if (clock::now() < connect_deadline_) return up;
+          attempt_failed(attempt_stage::connect, make_error_code(errc::timeout));
+          break;
+        }
+        if (up.failed()) {
+          attempt_failed(attempt_stage::connect, up.error());
+          break;
+        }
+        prelude_ = req_.before_tls();
+        // The prelude shares the handshake's bound: a server that trickles its
+        // greeting cannot hold the ladder longer than one handshake may take.
+        stream_->set_read_deadline(clock::now() + req_.base.handshake_timeout);
+        phase_ = phase::prelude;
+        break;
+      }
+
+      case phase::prelude: {
+        result<> r = prelude_->resume(*stream_);
+        if (r.would_block()) return r;
+        stream_->set_read_deadline(std::nullopt);
+        if (r.ok() && stream_->current() != stream::state::plaintext) r = errc::usage;  // the upgrade is the ladder's
+        if (r.failed()) {
+          attempt_failed(attempt_stage::prelude, r.error());
+          break;
+        }
+        phase_ = phase::handshake;
+        break;
+      }
+
+      case phase::handshake: {
+        const result<> r = stream_->start_tls(contexts_[rung_], peer_);
+        if (r.would_block()) return r;
+        if (r.failed()) {
+          a_.failure = stream_->last_failure();
+          attempt_failed(attempt_stage::handshake, r.error());
+          break;
+        }
+        attempt_won();
+        break;
+      }
+
+      case phase::draining: {
+        // Nothing more is sent into a failed session; its socket drains briefly so
+        // that our alert is not overtaken by a reset (see stream::close()).
+        const result<> r = stream_->close();
+        if (r.would_block()) return r;
+        stream_.reset();
+        sock_ = nullptr;
+        phase_ = after_drain_;
+        break;
+      }
     }
-    const bool go_on = a.allows_next;
-    finish(std::move(a));
-    if (!go_on) return out;
   }
-  Expects(false);  // every rung either returns or allows the next; the last never does
-  return out;
+  return errc::internal;  // unreachable: every phase moves on
+}
+
+void fallback_connector::impl::attempt_failed(attempt_stage stage, std::error_code ec) {
+  fallback_report& rep = out_.report;
+  a_.stage = stage;
+  a_.error = ec;
+  const rung& r = req_.ladder[rung_];
+  const fallback_verdict v = classify_failure(stage, ec, a_.failure, req_.eof_is_trigger);
+  a_.allows_next = v.allows_next;
+  a_.why = std::string(v.why);
+  rep.error = ec;
+  if (!v.allows_next) {
+    rep.why = attempt_name(rung_, r) + " failed in a way that is never retried";
+  } else if (rep.was_pinned && r.security == profile::strict) {
+    a_.allows_next = false;
+    a_.why = where_ + " is pinned strict, no fallback (" + a_.why + ")";
+    rep.error = errc::pinned_downgrade;
+    rep.why = where_ + " is pinned strict and " + attempt_name(rung_, r) +
+              " failed as a policy mismatch: possible downgrade attack, no retry";
+  } else if (rung_ + 1 == req_.ladder.size()) {
+    a_.allows_next = false;
+    a_.why += "; no rung left";
+    rep.why = attempt_name(rung_, r) + " failed and no rung is left";
+  }
+  const bool go_on = a_.allows_next;
+  finish_attempt();
+  if (go_on) ++rung_;
+  after_drain_ = go_on ? phase::start : phase::finished;
+  phase_ = stream_ ? phase::draining : after_drain_;
+}
+
+void fallback_connector::impl::attempt_won() {
+  fallback_report& rep = out_.report;
+  const rung& r = req_.ladder[rung_];
+  a_.stage = attempt_stage::done;
+  a_.session = *stream_->session();
+  // Only a rung reached by a policy failure exists past the first: if it still
+  // lands on a suite the strict profile offers, the server could have done
+  // strict after all.
+  if (rung_ > 0 && r.security == profile::legacy && strict_would_offer(*a_.session)) {
+    (void)stream_->close();  // a clean close_notify, then the connection is gone
+    stream_.reset();
+    sock_ = nullptr;
+    a_.stage = attempt_stage::checks;
+    a_.error = errc::fallback_anomaly;
+    a_.why = "the permissive retry negotiated a forward-secret suite, so the strict failure was not the "
+             "server's policy (possible attack); session closed";
+    rep.error = errc::fallback_anomaly;
+    rep.why = attempt_name(rung_, r) + " negotiated a forward-secret suite after " +
+              attempt_name(rung_ - 1, req_.ladder[rung_ - 1]) +
+              " failed as a policy mismatch: possible attack, nothing handed back";
+    finish_attempt();
+    phase_ = phase::finished;
+    return;
+  }
+  if (r.security == profile::strict) {
+    a_.why = "strict handshake completed";
+    if (req_.pins != nullptr) {
+      rep.pin_error = req_.pins->pin(req_.host, req_.port).error();
+      a_.why += "; " + where_ + " pinned strict";
+    }
+  } else {
+    a_.why = std::string(rung_ > 0 ? "legacy session after a policy fallback" : "legacy handshake completed") +
+             (a_.session->forward_secret ? ", forward secret" : ", not forward secret");
+  }
+  rep.error.clear();
+  rep.why = attempt_name(rung_, r) + " won" +
+            (rung_ > 0 ? " after a fallback from " + attempt_name(rung_ - 1, req_.ladder[rung_ - 1]) : std::string());
+  finish_attempt();
+  rep.winner = rep.attempts.size() - 1;
+  phase_ = phase::won;
+}
+
+fallback_connector::fallback_connector(fallback_request request) : impl_(std::make_unique<impl>(std::move(request))) {}
+fallback_connector::~fallback_connector() = default;
+fallback_connector::fallback_connector(fallback_connector&&) noexcept = default;
+fallback_connector& fallback_connector::operator=(fallback_connector&&) noexcept = default;
+result<> fallback_connector::resume() { return impl_->resume(); }
+int fallback_connector::native_handle() const noexcept { return impl_->native_handle(); }
+wait_for fallback_connector::wants() const noexcept { return impl_->wants(); }
+std::optional<clock::time_point> fallback_connector::next_deadline() const noexcept { return impl_->next_deadline(); }
+result<> fallback_connector::wait() { return impl_->wait(); }
+fallback_result fallback_connector::take() { return impl_->take(); }
+const fallback_report& fallback_connector::report() const noexcept { return impl_->report(); }
+
+fallback_result connect_with_fallback(const fallback_request& request) {
+  fallback_connector ladder(request);
+  for (;;) {
+    const result<> r = ladder.resume();
+    if (!r.would_block()) break;
+    // A wait that times out is seen by the next resume() (the deadline passed).
+    if (const result<> w = ladder.wait(); w.failed() && w.error() != errc::timeout) break;
+  }
+  return ladder.take();
 }
 
 }  // namespace uptls

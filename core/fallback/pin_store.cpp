@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "uptls/fallback.hpp"
@@ -67,9 +69,46 @@ bool parse_line(std::string_view line, std::string& key, sys_clock::time_point& 
 
 }  // namespace
 
-pin_store::pin_store(std::chrono::seconds ttl) : ttl_(ttl) {}
+// The state behind pin_store: one map under one lock.
+class pin_store::impl {
+ public:
+  impl(std::filesystem::path file, std::chrono::seconds ttl) : file_(std::move(file)), ttl_(ttl) {}
 
-pin_store::pin_store(std::filesystem::path file, std::chrono::seconds ttl) : file_(std::move(file)), ttl_(ttl) {
+  void load();
+  bool is_pinned(std::string_view host, std::uint16_t port) const {
+    const std::lock_guard lock(mutex_);
+    const auto it = pins_.find(key_of(host, port));
+    return it != pins_.end() && it->second > sys_clock::now();
+  }
+  std::error_code pin(std::string_view host, std::uint16_t port) {
+    if (!plausible_host(host) || port == 0) return errc::usage;
+    const std::lock_guard lock(mutex_);
+    pins_[key_of(host, port)] = sys_clock::now() + ttl_;
+    return save_locked();
+  }
+  std::error_code unpin(std::string_view host, std::uint16_t port) {
+    const std::lock_guard lock(mutex_);
+    if (pins_.erase(key_of(host, port)) == 0) return {};
+    return save_locked();
+  }
+  std::size_t size() const {
+    const std::lock_guard lock(mutex_);
+    const auto now = sys_clock::now();
+    return static_cast<std::size_t>(
+        std::count_if(pins_.begin(), pins_.end(), [&](const auto& p) { return p.second > now; }));
+  }
+  const std::filesystem::path& file() const noexcept { return file_; }
+
+ private:
+  std::error_code save_locked() const;
+
+  std::filesystem::path file_;
+  std::chrono::seconds ttl_;
+  mutable std::mutex mutex_;
+  std::map<std::string, sys_clock::time_point> pins_;  // "host port" -> expiry
+};
+
+void pin_store::impl::load() {
   std::ifstream in(file_, std::ios::binary);
   if (!in) return;
   const auto now = sys_clock::now();
@@ -85,36 +124,9 @@ pin_store::pin_store(std::filesystem::path file, std::chrono::seconds ttl) : fil
     slot = std::max(slot, expiry);
   }
 }
-
-bool pin_store::is_pinned(std::string_view host, std::uint16_t port) const {
-  const std::lock_guard lock(mutex_);
-  const auto it = pins_.find(key_of(host, port));
-  return it != pins_.end() && it->second > sys_clock::now();
-}
-
-std::error_code pin_store::pin(std::string_view host, std::uint16_t port) {
-  if (!plausible_host(host) || port == 0) return errc::usage;
-  const std::lock_guard lock(mutex_);
-  pins_[key_of(host, port)] = sys_clock::now() + ttl_;
-  return save_locked();
-}
-
-std::error_code pin_store::unpin(std::string_view host, std::uint16_t port) {
-  const std::lock_guard lock(mutex_);
-  if (pins_.erase(key_of(host, port)) == 0) return {};
-  return save_locked();
-}
-
-std::size_t pin_store::size() const {
-  const std::lock_guard lock(mutex_);
-  const auto now = sys_clock::now();
-  return static_cast<std::size_t>(
-      std::count_if(pins_.begin(), pins_.end(), [&](const auto& p) { return p.second > now; }));
-}
-
 // Writes every unexpired pin to a temporary file beside the real one, then renames
 // it over the real one: readers see the old file or the new one, never a mix.
-std::error_code pin_store::save_locked() const {
+std::error_code pin_store::impl::save_locked() const {
   if (file_.empty()) return {};
   const auto now = sys_clock::now();
   std::ostringstream text;
@@ -154,5 +166,17 @@ std::error_code pin_store::save_locked() const {
   }
   return ec;
 }
+
+pin_store::pin_store(std::chrono::seconds ttl) : impl_(std::make_unique<impl>(std::filesystem::path{}, ttl)) {}
+pin_store::pin_store(std::filesystem::path file, std::chrono::seconds ttl)
+    : impl_(std::make_unique<impl>(std::move(file), ttl)) {
+  impl_->load();
+}
+pin_store::~pin_store() = default;
+bool pin_store::is_pinned(std::string_view host, std::uint16_t port) const { return impl_->is_pinned(host, port); }
+result<> pin_store::pin(std::string_view host, std::uint16_t port) { return impl_->pin(host, port); }
+result<> pin_store::unpin(std::string_view host, std::uint16_t port) { return impl_->unpin(host, port); }
+std::size_t pin_store::size() const { return impl_->size(); }
+const std::filesystem::path& pin_store::file() const noexcept { return impl_->file(); }
 
 }  // namespace uptls

@@ -1,4 +1,5 @@
-// Backends: the TLS libraries compiled in. Only the registry names them.
+// Backends: the TLS libraries compiled into this build, what each can do, and the
+// compiled configurations (contexts) they make. Only the registry names them.
 #pragma once
 
 #include <memory>
@@ -6,9 +7,7 @@
 #include <string_view>
 
 #include "uptls/config.hpp"
-#include "uptls/engine.hpp"
 #include "uptls/result.hpp"
-#include "uptls/transport.hpp"
 
 namespace uptls {
 
@@ -17,9 +16,9 @@ struct capabilities {
   bool tls13 = false;             // negotiates TLS 1.3
   bool rsa_key_exchange = false;  // offers plain RSA key exchange (legacy profile)
   bool ip_address_names = false;  // checks IP addresses in certificates
-  bool alpn = false;
-  bool resumption = false;
-  bool client_certificates = false;
+  bool alpn = false;              // negotiates ALPN
+  bool resumption = false;        // resumes sessions (tickets, session ids)
+  bool client_certificates = false;  // presents and verifies client certificates
   bool system_trust = false;      // can load the system's CA store
   bool release_buffers = false;   // has a low-memory switch for idle connections
   bool chacha20 = false;          // has ChaCha20-Poly1305 suites
@@ -28,17 +27,23 @@ struct capabilities {
 class backend;
 
 // An immutable, shareable compiled tls_config for one role (an SSL_CTX, a GnuTLS
-// credentials + priority pair, an mbedtls_ssl_config). Safe to share between threads.
+// credentials + priority pair, an mbedtls_ssl_config). Safe to share between
+// threads; stream::start_tls() makes each connection's session from it.
 class context {
  public:
   virtual ~context() = default;
-  // A new engine for one connection over io (which must outlive the engine).
-  virtual result<std::unique_ptr<engine>> make_engine(transport& io, const peer_options& peer) const = 0;
+  // The configuration it was made from.
   virtual const tls_config& config() const noexcept = 0;
+  // The role it plays.
   virtual role side() const noexcept = 0;
+  // The backend that made it.
   virtual const backend& owner() const noexcept = 0;
+
+ protected:
+  context() = default;
 };
 
+// One TLS library. The objects live for the whole program.
 class backend {
  public:
   virtual ~backend() = default;
@@ -46,6 +51,7 @@ class backend {
   virtual std::string_view name() const noexcept = 0;
   // The library's own version string, as linked at run time.
   virtual std::string_view library_version() const noexcept = 0;
+  // What it can do.
   virtual const capabilities& caps() const noexcept = 0;
   // Compiles cfg for one role. errc::unsupported for a setting the backend cannot
   // honour, errc::invalid_config for unreadable files or a key that does not match.
@@ -56,12 +62,5 @@ class backend {
 std::span<const backend* const> backends() noexcept;
 // A backend by name, or nullptr.
 const backend* find_backend(std::string_view name) noexcept;
-
-// The checks every backend makes first so that all refuse the same settings the
-// same way: errc::unsupported (a capability is missing) or errc::invalid_config.
-std::error_code check_config(const tls_config& cfg, role side, const capabilities& caps);
-
-// True when s is an IPv4 or IPv6 address literal (no SNI for those, RFC 6066).
-bool is_ip_literal(std::string_view s) noexcept;
 
 }  // namespace uptls

@@ -11,8 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,11 +27,19 @@
 
 namespace uptls {
 
-// The plaintext dialogue run on every fresh connection before the handshake (for
-// SMTP: greeting, EHLO, STARTTLS, 220). It must leave the stream in plaintext with
-// nothing buffered; its error ends the ladder (a prelude failure is never retried).
-// It runs once per attempt, each time on a new connection.
-using prelude = std::function<std::error_code(stream&)>;
+// The plaintext dialogue run on a fresh connection before the handshake (for
+// SMTP: greeting, EHLO, STARTTLS, 220), as a resumable state machine.
+class prelude_dialogue {
+ public:
+  virtual ~prelude_dialogue() = default;
+  // One step on s: ok once s is ready for start_tls() (in plaintext, nothing
+  // buffered), would-block (call again when s is ready), or why it failed.
+  virtual result<> resume(stream& s) = 0;
+};
+
+// Makes the prelude of one attempt: the ladder runs a new one on every fresh
+// connection. Its failure ends the ladder (a prelude failure is never retried).
+using prelude = std::function<std::unique_ptr<prelude_dialogue>()>;
 
 // The prelude of implicit TLS (SMTP 465, IMAP 993): says nothing, reads nothing.
 prelude implicit_tls();
@@ -47,7 +54,7 @@ struct rung {
 // is empty or a later rung is not strictly more permissive than the one before (so a
 // ladder is at most {strict, legacy}); errc::unsupported when a rung has no backend or
 // asks for legacy on a backend without RSA key exchange.
-std::error_code check_ladder(std::span<const rung> ladder);
+result<> check_ladder(std::span<const rung> ladder);
 
 // Where an attempt ended.
 enum class attempt_stage {
@@ -91,6 +98,7 @@ class pin_store {
   // Pins also kept in `file`, read now: a missing or unreadable file is an empty
   // store, and bad or expired lines are ignored.
   explicit pin_store(std::filesystem::path file, std::chrono::seconds ttl = default_pin_ttl);
+  ~pin_store();
   pin_store(const pin_store&) = delete;
   pin_store& operator=(const pin_store&) = delete;
 
@@ -98,20 +106,17 @@ class pin_store {
   bool is_pinned(std::string_view host, std::uint16_t port) const;
   // Pins host:port for ttl from now and saves the file, if any. The pin in memory
   // holds even when saving fails; the error says why the file was not written.
-  std::error_code pin(std::string_view host, std::uint16_t port);
+  result<> pin(std::string_view host, std::uint16_t port);
   // Drops the pin of host:port (and saves the file, if any).
-  std::error_code unpin(std::string_view host, std::uint16_t port);
+  result<> unpin(std::string_view host, std::uint16_t port);
   // The number of unexpired pins.
   std::size_t size() const;
   // The file behind the store; empty when it lives in memory only.
-  const std::filesystem::path& file() const noexcept { return file_; }
+  const std::filesystem::path& file() const noexcept;
 
  private:
-  std::error_code save_locked() const;
-  std::filesystem::path file_;
-  std::chrono::seconds ttl_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::chrono::system_clock::time_point> pins_;  // "host port" -> expiry
+  class impl;
+  std::unique_ptr<impl> impl_;
 };
 
 // One attempt as it ended.
@@ -153,8 +158,11 @@ struct fallback_report {
 struct fallback_request {
   std::string host;               // name or address to dial
   std::uint16_t port = 0;
-  socket_options socket;          // connect and I/O timeouts of every attempt
-  stream_options stream_opts;     // line limits of each attempt's stream (smtp::line_limits() for SMTP)
+  socket_options socket;          // the connect timeout of every attempt
+  // Each attempt's stream: line limits (smtp::line_limits() for SMTP), I/O timeout,
+  // and the mode of the stream handed back (the ladder itself never blocks
+  // inside fallback_connector::resume()).
+  stream_options stream_opts;
   // Run on each fresh connection; bounded, like the handshake, by base.handshake_timeout.
   prelude before_tls = implicit_tls();
   peer_options peer;              // server_name empty = host
@@ -173,6 +181,36 @@ struct fallback_result {
   bool ok() const noexcept { return connection.has_value(); }
 };
 
+// The ladder as a resumable state machine, for event loops: each resume() dials,
+// runs the prelude and the handshake of the current attempt as far as it can
+// without blocking, and moves to the next rung when the classification allows.
+class fallback_connector {
+ public:
+  // Checks the request (the ladder, every rung's configuration) before anything
+  // is dialled; a refusal shows in the first resume() and in the report.
+  explicit fallback_connector(fallback_request request);
+  ~fallback_connector();
+  fallback_connector(fallback_connector&&) noexcept;
+  fallback_connector& operator=(fallback_connector&&) noexcept;
+
+  // ok: a usable session (take() it); would-block: call again when native_handle()
+  // is ready for wants() or at next_deadline(); failed: the report says why.
+  result<> resume();
+  // The socket of the attempt in progress (-1 between attempts).
+  int native_handle() const noexcept;
+  wait_for wants() const noexcept;
+  std::optional<clock::time_point> next_deadline() const noexcept;
+  // Blocks until the current attempt's socket is ready or its deadline passes.
+  result<> wait();
+  // The stream (only after resume() was ok) and the report; the connector is spent.
+  fallback_result take();
+  const fallback_report& report() const noexcept;
+
+ private:
+  class impl;
+  std::unique_ptr<impl> impl_;
+};
+
 // Runs the ladder: for each rung, dials afresh, runs the prelude, then the handshake;
 // stops at the first usable session or at the first failure that does not allow the
 // next rung. The report's error is errc::usage / unsupported / invalid_config for a
@@ -181,6 +219,7 @@ struct fallback_result {
 // forward-secret suite (that stream is closed, not handed back), and
 // errc::pinned_downgrade when a pinned host failed strict in a way that would
 // otherwise have been retried.
+// connect_with_fallback is the blocking loop over a fallback_connector.
 fallback_result connect_with_fallback(const fallback_request& request);
 
 }  // namespace uptls

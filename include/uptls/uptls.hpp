@@ -3,8 +3,8 @@
 
 #include "uptls/backend.hpp"
 #include "uptls/config.hpp"
-#include "uptls/engine.hpp"
 #include "uptls/errc.hpp"
+#include "uptls/event_server.hpp"
 #include "uptls/fallback.hpp"
 #include "uptls/result.hpp"
 #include "uptls/session.hpp"

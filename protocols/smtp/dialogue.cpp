@@ -11,34 +11,81 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
-std::error_code read_reply(stream& s, reply& r, const trace_fn& trace) {
-  r = reply{};
-  std::string line;
-  for (std::size_t n = 0; n < max_reply_lines; ++n) {
-    if (const std::error_code ec = s.read_line(line)) {
+result<> reply_reader::read(stream& s, reply& r, const trace_fn& trace) {
+  if (!started_) {
+    r = reply{};
+    started_ = true;
+  }
+  // Bounded: each round consumes a line, and a reply has at most max_reply_lines.
+  while (r.lines.size() < max_reply_lines) {
+    const result<std::string_view> got = s.read_line();
+    if (got.would_block()) return got.status();
+    if (!got) {
+      started_ = false;
       // An over-long reply line is malformed, not a transport fault.
-      return ec == errc::line_too_long ? make_error_code(errc::protocol_error) : ec;
+      return got.error() == errc::line_too_long ? make_error_code(errc::protocol_error) : got.error();
     }
+    const std::string_view line = *got;
     if (trace) trace("S", line);
     const bool well_formed = line.size() >= 3 && is_digit(line[0]) && is_digit(line[1]) && is_digit(line[2]) &&
                              line[0] >= '2' && line[0] <= '5' &&
                              (line.size() == 3 || line[3] == ' ' || line[3] == '-');
-    if (!well_formed) return errc::protocol_error;
+    if (!well_formed) {
+      started_ = false;
+      return errc::protocol_error;
+    }
     const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-    if (n == 0) r.code = code;
-    else if (code != r.code) return errc::protocol_error;
-    r.lines.push_back(line.size() > 4 ? line.substr(4) : std::string{});
-    if (line.size() == 3 || line[3] == ' ') return {};
+    if (r.lines.empty()) {
+      r.code = code;
+    } else if (code != r.code) {
+      started_ = false;
+      return errc::protocol_error;
+    }
+    r.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view{});
+    if (line.size() == 3 || line[3] == ' ') {
+      started_ = false;
+      return {};
+    }
   }
+  started_ = false;
   return errc::protocol_error;
 }
 
-std::error_code write_line(stream& s, std::string_view text, const trace_fn& trace, std::string_view dir) {
+result<> exchange::run(stream& s, std::string_view line, reply& r, const trace_fn& trace) {
+  if (!sent_) {
+    sent_ = true;
+    const result<> w = write_line(s, line, trace, "C");
+    if (w.failed()) {
+      sent_ = false;
+      return w;
+    }
+  }
+  // What the stream holds goes out before we wait for the answer.
+  if (const result<> f = s.flush(); !f) {
+    if (f.failed()) sent_ = false;
+    return f;
+  }
+  const result<> got = reader_.read(s, r, trace);
+  if (!got.would_block()) sent_ = false;
+  return got;
+}
+
+result<> write_line(stream& s, std::string_view text, const trace_fn& trace, std::string_view dir) {
   if (trace) trace(dir, text);
   std::string out;
   out.reserve(text.size() + 2);
   out.append(text).append("\r\n");
   return s.write(out);
+}
+
+std::vector<std::string> keywords(const reply& r) {
+  if (r.lines.size() <= 1) return {};
+  return {r.lines.begin() + 1, r.lines.end()};
+}
+
+bool offers(const std::vector<std::string>& caps, std::string_view keyword) {
+  return std::any_of(caps.begin(), caps.end(),
+                     [&](const std::string& c) { return iequals(keyword_of(c), keyword); });
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "uptls/backend.hpp"
+#include "engine/engine.hpp"
 #include "uptls/config.hpp"
 
 namespace uptls {
@@ -10,6 +10,8 @@ namespace uptls {
 std::string_view to_string(profile p) noexcept { return p == profile::strict ? "strict" : "legacy"; }
 std::string_view to_string(tls_version v) noexcept { return v == tls_version::tls1_3 ? "TLSv1.3" : "TLSv1.2"; }
 std::string_view to_string(role r) noexcept { return r == role::client ? "client" : "server"; }
+
+namespace detail {
 
 bool is_ip_literal(std::string_view s) noexcept {
   if (s.empty() || s.size() > 64) return false;
@@ -45,4 +47,5 @@ std::error_code check_config(const tls_config& cfg, role side, const capabilitie
   return {};
 }
 
+}  // namespace detail
 }  // namespace uptls

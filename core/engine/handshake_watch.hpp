@@ -5,7 +5,7 @@
 // peer's first record was a fatal alert (and which), whether any handshake record
 // arrived, whether the peer spoke something that is not TLS at all, whether the
 // connection ended first, and the transport error that stopped the handshake.
-// Once the handshake is over the stream turns it off and it only forwards.
+// Once the handshake is over the stream takes it out of the data path.
 #pragma once
 
 #include <array>
@@ -33,10 +33,12 @@ class handshake_watch final : public transport {
  public:
   explicit handshake_watch(transport& inner) : inner_(inner) {}
 
-  io_result read_some(std::span<std::byte> buf) override;
-  io_result write_some(std::span<const std::byte> buf) override;
+  result<std::size_t> read_some(std::span<std::byte> buf) override;
+  result<std::size_t> write_some(std::span<const std::byte> buf) override;
   void shutdown_write() noexcept override { inner_.shutdown_write(); }
   void close() noexcept override { inner_.close(); }
+  result<> wait(wait_for w, clock::time_point deadline) override { return inner_.wait(w, deadline); }
+  int native_handle() const noexcept override { return inner_.native_handle(); }
 
   // Stops parsing: after the handshake every read is forwarded as is.
   void stop() noexcept { active_ = false; }

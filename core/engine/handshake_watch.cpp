@@ -12,26 +12,24 @@ bool plausible_header(std::uint8_t type, std::uint8_t major) {
 }
 }  // namespace
 
-io_result handshake_watch::read_some(std::span<std::byte> buf) {
-  const io_result r = inner_.read_some(buf);
+result<std::size_t> handshake_watch::read_some(std::span<std::byte> buf) {
+  const result<std::size_t> r = inner_.read_some(buf);
   if (!active_) return r;
-  if (r.status == io_status::ok) {
-    observe(buf.first(r.bytes));
-  } else if (r.status == io_status::eof) {
+  if (r.ok() && *r > 0) {
+    observe(buf.first(*r));
+  } else if (r.ok()) {
     if (!facts_.transport_error) facts_.eof = true;
-  } else if (r.status == io_status::error) {
-    if (!facts_.eof && !facts_.transport_error) facts_.transport_error = r.error;
+  } else if (r.failed()) {
+    if (!facts_.eof && !facts_.transport_error) facts_.transport_error = r.error();
   }
   return r;
 }
 
 // Only the first event counts: after the peer's EOF a library still tries to
 // send an alert, and that write failing is a consequence, not the cause.
-io_result handshake_watch::write_some(std::span<const std::byte> buf) {
-  const io_result r = inner_.write_some(buf);
-  if (active_ && r.status == io_status::error && !facts_.eof && !facts_.transport_error) {
-    facts_.transport_error = r.error;
-  }
+result<std::size_t> handshake_watch::write_some(std::span<const std::byte> buf) {
+  const result<std::size_t> r = inner_.write_some(buf);
+  if (active_ && r.failed() && !facts_.eof && !facts_.transport_error) facts_.transport_error = r.error();
   return r;
 }
 

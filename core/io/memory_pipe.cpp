@@ -1,5 +1,6 @@
 // Two transports joined in memory. Each direction is a bounded byte queue under
-// one shared mutex; a zero timeout makes the ends non-blocking.
+// one shared mutex. Calls never block; wait() sleeps on a condition variable
+// until the other end moves bytes, closes, or the deadline passes.
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -28,30 +29,47 @@ class pipe_end final : public transport {
   pipe_end(std::shared_ptr<shared_state> s, int side) : s_(std::move(s)), side_(side) {}
   ~pipe_end() override { close(); }
 
-  io_result read_some(std::span<std::byte> buf) override {
-    std::unique_lock lock(s_->m);
-    if (closed_) return {0, io_status::error, errc::usage};
+  result<std::size_t> read_some(std::span<std::byte> buf) override {
+    std::lock_guard lock(s_->m);
+    if (closed_) return errc::usage;
     channel& in = s_->dir[1 - side_];
-    if (!wait_until(lock, [&] { return !in.bytes.empty() || in.write_closed; })) return timed_out();
-    if (in.bytes.empty()) return {0, io_status::eof, {}};
-    const std::size_t n = std::min(buf.size(), in.bytes.size());
+    if (in.bytes.empty()) {
+      if (in.write_closed) return std::size_t{0};
+      return result<std::size_t>::blocked(wait_for::read);
+    }
+    const std::size_t n = std::min({buf.size(), in.bytes.size(), s_->opts.max_chunk});
     std::copy_n(in.bytes.begin(), n, buf.begin());
     in.bytes.erase(in.bytes.begin(), in.bytes.begin() + static_cast<std::ptrdiff_t>(n));
     s_->cv.notify_all();
-    return {n, io_status::ok, {}};
+    return n;
   }
 
-  io_result write_some(std::span<const std::byte> buf) override {
-    std::unique_lock lock(s_->m);
-    if (closed_ || write_shut_) return {0, io_status::error, errc::usage};
+  result<std::size_t> write_some(std::span<const std::byte> buf) override {
+    std::lock_guard lock(s_->m);
+    if (closed_ || write_shut_) return errc::usage;
     channel& out = s_->dir[side_];
+    if (out.read_closed) return errc::connection_reset;
     const std::size_t cap = s_->opts.capacity;
-    if (!wait_until(lock, [&] { return out.bytes.size() < cap || out.read_closed; })) return timed_out();
-    if (out.read_closed) return {0, io_status::error, errc::connection_reset};
-    const std::size_t n = std::min(buf.size(), cap - out.bytes.size());
+    if (out.bytes.size() >= cap) return result<std::size_t>::blocked(wait_for::write);
+    const std::size_t n = std::min({buf.size(), cap - out.bytes.size(), s_->opts.max_chunk});
     out.bytes.insert(out.bytes.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
     s_->cv.notify_all();
-    return {n, io_status::ok, {}};
+    return n;
+  }
+
+  result<> wait(wait_for w, clock::time_point deadline) override {
+    std::unique_lock lock(s_->m);
+    if (closed_) return errc::usage;
+    const auto ready = [&] {
+      if (w == wait_for::read) {
+        const channel& in = s_->dir[1 - side_];
+        return !in.bytes.empty() || in.write_closed;
+      }
+      const channel& out = s_->dir[side_];
+      return out.bytes.size() < s_->opts.capacity || out.read_closed;
+    };
+    if (s_->cv.wait_until(lock, deadline, ready)) return {};
+    return errc::timeout;
   }
 
   void shutdown_write() noexcept override {
@@ -71,33 +89,18 @@ class pipe_end final : public transport {
   }
 
  private:
-  // False when the wait ran out; a zero timeout means "do not wait".
-  template <class Pred>
-  bool wait_until(std::unique_lock<std::mutex>& lock, Pred ready) {
-    if (ready()) return true;
-    if (s_->opts.timeout.count() == 0) {
-      would_block_ = true;
-      return false;
-    }
-    would_block_ = false;
-    return s_->cv.wait_for(lock, wait_budget(s_->opts.timeout), ready);
-  }
-  io_result timed_out() const {
-    if (would_block_) return {0, io_status::would_block, {}};
-    return {0, io_status::error, errc::timeout};
-  }
-
   std::shared_ptr<shared_state> s_;
   int side_;
   bool closed_ = false;
   bool write_shut_ = false;
-  bool would_block_ = false;
 };
 
 }  // namespace
 
 std::pair<std::unique_ptr<transport>, std::unique_ptr<transport>> make_memory_pipe(pipe_options opts) {
   auto s = std::make_shared<shared_state>();
+  if (opts.max_chunk == 0) opts.max_chunk = 1;
+  if (opts.capacity == 0) opts.capacity = 1;
   s->opts = opts;
   return {std::make_unique<pipe_end>(s, 0), std::make_unique<pipe_end>(s, 1)};
 }
