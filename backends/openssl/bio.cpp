@@ -8,8 +8,11 @@ namespace {
 
 bio_state& state_of(BIO* b) { return *static_cast<bio_state*>(BIO_get_data(b)); }
 
-// would_block becomes a retry flag (SSL_ERROR_WANT_*); eof and errors become a
-// plain failure, and the engine looks at bio_state to tell them apart.
+// would_block becomes a retry flag (SSL_ERROR_WANT_*) and -1, as a socket BIO
+// says it: some of OpenSSL's paths treat only -1 as "try again" (SSL_shutdown
+// takes a 0 from a blocked alert write for "sent", and the close_notify is
+// lost). eof and errors become a plain failure (0), and the engine looks at
+// bio_state to tell them apart.
 int transport_read(BIO* b, char* data, std::size_t len, std::size_t* got) {
   BIO_clear_retry_flags(b);
   *got = 0;
@@ -22,7 +25,9 @@ int transport_read(BIO* b, char* data, std::size_t len, std::size_t* got) {
   }
   if (r.would_block()) {
     BIO_set_retry_read(b);
-  } else if (r.ok()) {
+    return -1;
+  }
+  if (r.ok()) {
     if (!st.error) st.eof = true;
   } else if (!st.eof && !st.error) {
     st.error = r.error();
@@ -42,7 +47,7 @@ int transport_write(BIO* b, const char* data, std::size_t len, std::size_t* put)
   }
   if (r.would_block()) {
     BIO_set_retry_write(b);
-    return 0;
+    return -1;
   }
   // After the peer's end of stream OpenSSL still tries to send an alert; that
   // failing is a consequence, not the cause, so the first event is kept.

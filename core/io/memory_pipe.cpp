@@ -33,10 +33,15 @@ class pipe_end final : public transport {
     std::lock_guard lock(s_->m);
     if (closed_) return errc::usage;
     channel& in = s_->dir[1 - side_];
+    if (read_paused_) {
+      read_paused_ = false;
+      return result<std::size_t>::blocked(wait_for::read);
+    }
     if (in.bytes.empty()) {
       if (in.write_closed) return std::size_t{0};
       return result<std::size_t>::blocked(wait_for::read);
     }
+    read_paused_ = s_->opts.pause_after_chunk;
     const std::size_t n = std::min({buf.size(), in.bytes.size(), s_->opts.max_chunk});
     std::copy_n(in.bytes.begin(), n, buf.begin());
     in.bytes.erase(in.bytes.begin(), in.bytes.begin() + static_cast<std::ptrdiff_t>(n));
@@ -50,7 +55,12 @@ class pipe_end final : public transport {
     channel& out = s_->dir[side_];
     if (out.read_closed) return errc::connection_reset;
     const std::size_t cap = s_->opts.capacity;
+    if (write_paused_) {
+      write_paused_ = false;
+      return result<std::size_t>::blocked(wait_for::write);
+    }
     if (out.bytes.size() >= cap) return result<std::size_t>::blocked(wait_for::write);
+    write_paused_ = s_->opts.pause_after_chunk;
     const std::size_t n = std::min({buf.size(), cap - out.bytes.size(), s_->opts.max_chunk});
     out.bytes.insert(out.bytes.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
     s_->cv.notify_all();
@@ -93,6 +103,8 @@ class pipe_end final : public transport {
   int side_;
   bool closed_ = false;
   bool write_shut_ = false;
+  bool read_paused_ = false;   // pause_after_chunk: the next read would block once
+  bool write_paused_ = false;  // pause_after_chunk: the next write would block once
 };
 
 }  // namespace

@@ -166,6 +166,13 @@ class stream_core {
 
   // Sends from out_ until it is empty or the transport would block.
   result<> send_pending();
+  // What write() held goes out before the stream waits for the peer, who may
+  // be waiting for it: would-block (write) until it has.
+  result<> flush_before_reading() {
+    if (out_.empty()) return {};
+    if (const result<> late = check_deadlines(false); !late) return done(late);
+    return send_pending();
+  }
   // One write of bytes: the count the transport or the engine took.
   result<std::size_t> send_some(std::span<const std::byte> bytes) {
     if (state_ == stream::state::tls) {
@@ -184,6 +191,7 @@ class stream_core {
   }
   result<> handshake_failed(std::error_code ec);
   void end_after_failure();
+  result<> drain();
   result<> close_after_error() {
     io_->close();
     state_ = stream::state::closed;
@@ -197,6 +205,7 @@ class stream_core {
   std::size_t rhead_ = 0;
   std::size_t rtail_ = 0;
   bool discarding_ = false;  // inside an over-long line: drop bytes up to its LF
+  bool plaintext_read_ = false;  // the peer spoke in plaintext before the upgrade
   std::size_t discarded_ = 0;
 
   // bytes write() took that the transport (or the engine) has not yet
@@ -253,6 +262,7 @@ result<std::size_t> stream_core::fill() {
   if (r.ok()) {
     rtail_ += *r;
     if (*r > 0) read_since_.reset();  // progress
+    if (state_ == stream::state::plaintext) plaintext_read_ = true;
   }
   return r;
 }
@@ -260,6 +270,7 @@ result<std::size_t> stream_core::fill() {
 result<std::string_view> stream_core::read_line() {
   if (error_) return error_;
   if (state_ == stream::state::closed || state_ == stream::state::handshaking) return errc::usage;
+  if (const result<> sent = flush_before_reading(); !sent) return sent;
   std::size_t scanned = 0;
   // Bounded: every round either returns or reads at least one byte; the discard
   // bound below ends a call that only ever sees a never-ending line.
@@ -318,6 +329,7 @@ result<std::size_t> stream_core::read_some(std::span<std::byte> buf) {
   Expects(!buf.empty());
   if (error_) return error_;
   if (state_ == stream::state::closed || state_ == stream::state::handshaking) return errc::usage;
+  if (const result<> sent = flush_before_reading(); !sent) return sent;
   if (buffered() > 0) {
     const std::size_t n = std::min(buf.size(), buffered());
     std::memcpy(buf.data(), rbuf_.get() + rhead_, n);
@@ -332,7 +344,10 @@ result<std::size_t> stream_core::read_some(std::span<std::byte> buf) {
     release_read_buffer();
     return blocked(r);
   }
-  if (r.ok() && *r > 0) read_since_.reset();
+  if (r.ok() && *r > 0) {
+    read_since_.reset();
+    if (state_ == stream::state::plaintext) plaintext_read_ = true;
+  }
   return done(r);
 }
 
@@ -352,22 +367,23 @@ result<> stream_core::write(std::span<const std::byte> buf) {
   if (error_) return error_;
   if (state_ != stream::state::plaintext && state_ != stream::state::tls) return errc::usage;
   if (!out_.empty()) {
-    // Behind what is held: queue it in order, then send what can go.
+    // Behind what is held: queue it in order; flush() sends it.
     out_.append(buf);
-    return flush();
+    return {};
   }
   // Nothing held: send straight from the caller's memory, keep only the rest.
   while (!buf.empty()) {
     const result<std::size_t> r = send_some(buf);
     if (r.would_block()) {
       out_.append(buf);
-      return blocked(r.status());
+      if (!write_since_) write_since_ = clock::now();
+      return {};
     }
-    if (r.failed()) return done(fail(r.error()));
+    if (r.failed()) return fail(r.error());
     buf = buf.subspan(*r);
     write_since_.reset();
   }
-  return done(result<>{});
+  return {};
 }
 
 result<> stream_core::flush() {
@@ -384,6 +400,17 @@ result<> stream_core::start_tls(const std::shared_ptr<const context>& ctx, const
   Expects(ctx != nullptr);
   if (error_) return error_;
   if (state_ == stream::state::plaintext) {
+    // A TLS server says nothing before the client's hello, so a client that
+    // finds bytes already waiting behind a go-ahead it read has been sent
+    // plaintext to be read as if the handshake had protected it: look once,
+    // without waiting. (On a fresh connection, implicit TLS, there was no
+    // go-ahead: a server speaking first is a port mix-up, which the handshake
+    // names not_tls.)
+    if (buffered() == 0 && ctx->side() == role::client && plaintext_read_) {
+      compact_or_grow();
+      const result<std::size_t> early = io_->read_some(std::span(rbuf_.get() + rtail_, rcap_ - rtail_));
+      if (early.ok()) rtail_ += *early;
+    }
     if (buffered() > 0) {
       // Bytes that came before the handshake would otherwise be read as if they
       // had been protected by it (CVE-2011-0411, CVE-2021-22947). Drop and fail.
@@ -441,7 +468,11 @@ result<> stream_core::handshake_failed(std::error_code ec) {
   } else if (wire.transport_error && failure_.alert_received < 0 && ec != errc::timeout) {
     ec = wire.transport_error;
   } else if (wire.not_tls) {
-    ec = errc::not_tls;
+    // Plaintext where the handshake was due. After a go-ahead in the clear
+    // (STARTTLS) that is plaintext sent behind it (CVE-2011-0411 shape), whether
+    // it came in the same segment as the go-ahead or a little later; on a fresh
+    // connection it is a plaintext service on an implicit-TLS port.
+    ec = plaintext_read_ ? errc::plaintext_injection : errc::not_tls;
   } else if (client && wire.first_alert >= 0) {
     ec = from_wire_alert(wire.first_alert, ec);
     failure_.alert_received = wire.first_alert;
@@ -466,20 +497,32 @@ void stream_core::end_after_failure() {
   io_->shutdown_write();
   draining_ = true;
   drain_deadline_ = clock::now() + failure_drain;
-  if (opts_.mode == io_mode::blocking) (void)run([&] { return close(); });
+  if (opts_.mode == io_mode::blocking) {
+    (void)run([&] { return drain(); });
+  }
+}
+
+// Discards the peer's bytes until it closes or the drain ends, then closes the
+// transport; the stream stays failed (only close() makes it closed).
+result<> stream_core::drain() {
+  std::byte sink[4096];
+  for (int i = 0; i < 16 && clock::now() < drain_deadline_; ++i) {
+    const result<std::size_t> r = io_->read_some(sink);
+    if (r.would_block()) return blocked(r.status());
+    if (!r.ok() || *r == 0) break;
+  }
+  draining_ = false;
+  io_->close();
+  wants_ = wait_for::none;
+  read_since_.reset();
+  return {};
 }
 
 result<> stream_core::close() {
   if (state_ == stream::state::closed) return {};
   if (draining_) {
     // After a failure: discard the peer's bytes until it closes or the drain ends.
-    std::byte sink[4096];
-    for (int i = 0; i < 16 && clock::now() < drain_deadline_; ++i) {
-      const result<std::size_t> r = io_->read_some(sink);
-      if (r.would_block()) return blocked(r.status());
-      if (!r.ok() || *r == 0) break;
-    }
-    draining_ = false;
+    if (const result<> d = drain(); d.would_block()) return d;
   } else if (state_ == stream::state::tls && !error_) {
     // What the application wrote goes out before the end of the stream.
     if (!out_.empty()) {
@@ -538,8 +581,8 @@ result<std::size_t> stream::read_some(std::span<std::byte> buf) {
   return core_->run([&] { return core_->read_some(buf); });
 }
 result<> stream::write(std::span<const std::byte> buf) {
-  const result<> first = core_->write(buf);  // takes the bytes once, whatever follows
-  if (!first.would_block() || core_->opts_.mode == io_mode::non_blocking) return first;
+  const result<> taken = core_->write(buf);  // takes every byte, once
+  if (!taken || core_->opts_.mode == io_mode::non_blocking) return taken;
   return core_->run([&] { return core_->flush(); });
 }
 result<> stream::write(std::string_view text) { return write(std::as_bytes(std::span(text.data(), text.size()))); }

@@ -9,8 +9,9 @@
 // Every call is resumable. In io_mode::non_blocking a call that cannot finish
 // returns would-block (result::wants() says for what) and is called again when
 // the transport is ready; in io_mode::blocking the same calls wait inside, with
-// poll() and the stream's deadlines. Bytes given to write() are the stream's
-// from then on: a write that would block keeps them and flush() sends the rest.
+// poll() and the stream's deadlines. write() never would-block: it takes every
+// byte, sends what it can, and holds the rest, which flush() sends (so no byte
+// is ever submitted twice or lost); flush() is the call that waits.
 //
 // Two ways to drive a stream: over a transport with a file descriptor (an event
 // loop polls native_handle()), or buffer-driven (stream::buffer_driven(): the caller
@@ -78,6 +79,9 @@ class stream {
   stream(stream&&) noexcept;
   stream& operator=(stream&&) noexcept;
 
+  // Reads first send what write() held (the peer may be waiting for it to
+  // answer): until that is out they would block on writing.
+  //
   // Reads one line (LF or CRLF ends it; the terminator is removed). The view
   // lives until the next call on this stream. Errors: eof (clean close between
   // lines), incomplete_line (the peer closed inside a line), line_too_long (the
@@ -89,12 +93,14 @@ class stream {
   // Reads what is there, buffered bytes first: the count, or 0 when the peer
   // closed cleanly (close_notify in TLS).
   result<std::size_t> read_some(std::span<std::byte> buf);
-  // Takes all of buf and sends it, in plaintext or TLS by the state. Would-block
-  // means the rest is held: call flush() when writable, never write() the same
-  // bytes again. errc::usage while handshaking.
+  // Takes all of buf and sends it, in plaintext or TLS by the state. Blocking:
+  // returns once all of it is sent. Non-blocking: returns at once, ok, holding
+  // what the transport did not take (pending_output()); flush() sends it.
+  // A failed send is the stream's error from then on. errc::usage while handshaking.
   result<> write(std::span<const std::byte> buf);
   result<> write(std::string_view text);
-  // Sends what write() held; ok once nothing is held.
+  // Sends what write() held: ok once nothing is held, would-block (write)
+  // meanwhile. start_tls() and close() flush first themselves.
   result<> flush();
   // Bytes write() took and the transport has not accepted yet.
   std::size_t pending_output() const noexcept;

@@ -116,6 +116,10 @@ struct pipe_options {
   // At most this many bytes move per read_some / write_some (1: a peer that
   // delivers one byte at a time, to prove that every caller resumes correctly).
   std::size_t max_chunk = static_cast<std::size_t>(-1);
+  // After each chunk the next call of the same direction would block once, as
+  // if every chunk came in a packet of its own and needed a wake-up of its own
+  // (wait() gives it). With max_chunk = 1 every byte costs a would-block.
+  bool pause_after_chunk = false;
 };
 
 // Two connected in-memory transports (thread-safe between the two ends, each end

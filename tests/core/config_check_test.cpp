@@ -2,9 +2,12 @@
 // way; it is tested here against capability sets, not against a backend.
 #include <gtest/gtest.h>
 
+#include "engine/engine.hpp"
 #include "uptls/backend.hpp"
 
 using namespace uptls;
+using uptls::detail::check_config;
+using uptls::detail::is_ip_literal;
 
 namespace {
 capabilities all() {

@@ -1,204 +1,306 @@
 // The upgrade itself: start_tls on a live connection, the state machine around
-// it, and the failures core classifies from the wire (alike on every backend;
-// this program is built once per backend).
+// it, and the failures core classifies from the wire, alike on every backend
+// (this program is built once per backend) and in every mode: blocking,
+// non-blocking over sockets, and buffer-driven.
 #include <gtest/gtest.h>
 
 #include <future>
 #include <string>
 #include <thread>
 
-#include "support.hpp"
+#include "driven.hpp"
 
 using namespace uptls;
 using namespace std::chrono_literals;
+using test::drive_mode;
+using test::write_all;
 
 namespace {
 
-std::span<const std::byte> bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
-
 std::shared_ptr<const context> client_ctx(tls_config cfg = test::client_config()) {
   auto c = test::backend_under_test().make_context(cfg, role::client);
-  EXPECT_TRUE(c.ok()) << c.error().message();
+  EXPECT_TRUE(c.ok()) << to_string(c);
   return c.ok() ? *c : nullptr;
 }
 
 std::shared_ptr<const context> server_ctx(tls_config cfg = test::server_config()) {
   auto c = test::backend_under_test().make_context(cfg, role::server);
-  EXPECT_TRUE(c.ok()) << c.error().message();
+  EXPECT_TRUE(c.ok()) << to_string(c);
   return c.ok() ? *c : nullptr;
 }
 
-// A connected pair of streams over loopback TCP.
-std::pair<stream, stream> socket_pair(milliseconds io = 5s) {
+struct socket_ends {
+  std::unique_ptr<socket_transport> client;
+  std::unique_ptr<socket_transport> server;
+};
+socket_ends connect_pair() {
   auto l = tcp_listener::listen("127.0.0.1", 0);
-  auto c = tcp_connect("127.0.0.1", l->port(), {2s, io});
-  auto s = l->accept(2s, {2s, io});
-  return {stream(std::move(c).value()), stream(std::move(s).value())};
+  auto c = tcp_connect("127.0.0.1", l->port(), {2s});
+  auto s = l->accept(2s);
+  return {std::move(c).value(), std::move(s).value()};
 }
 
-// A raw server on loopback that runs `script` on the accepted socket.
+stream_options io(milliseconds timeout = 5s) {
+  stream_options o;
+  o.io_timeout = timeout;
+  return o;
+}
+
+// A raw server on loopback that runs `script` on the accepted socket (it waits
+// with the test helpers, the socket being non-blocking).
 struct raw_server {
   tcp_listener listener;
   std::thread thread;
   template <class F>
   explicit raw_server(F script) : listener(std::move(tcp_listener::listen("127.0.0.1", 0)).value()) {
     thread = std::thread([this, script] {
-      auto conn = listener.accept(5s, {2s, 2s});
+      auto conn = listener.accept(5s);
       if (conn) script(**conn);
     });
   }
   ~raw_server() { thread.join(); }
-  stream connect(milliseconds io = 2s) { return stream(std::move(tcp_connect("127.0.0.1", listener.port(), {2s, io})).value()); }
+  std::unique_ptr<socket_transport> connect() { return std::move(tcp_connect("127.0.0.1", listener.port(), {2s})).value(); }
 };
 
-}  // namespace
-
-TEST(StreamUpgrade, BothRolesUpgradeInPlaceAndTalkOverTls) {
-  auto [client, server] = socket_pair();
-  auto srv = std::async(std::launch::async, [&, &server = server] {
-    std::string line;
-    EXPECT_FALSE(server.read_line(line));
-    EXPECT_EQ(line, "STARTTLS");
-    EXPECT_FALSE(server.write("220 go ahead\r\n"));
-    EXPECT_FALSE(server.start_tls(server_ctx()));
-    EXPECT_FALSE(server.read_line(line));
-    EXPECT_EQ(line, "EHLO again");
-    EXPECT_FALSE(server.write("250 secure\r\n"));
-    EXPECT_EQ(server.read_line(line), errc::eof);  // the client's close_notify
-  });
-  ASSERT_FALSE(client.write("STARTTLS\r\n"));
-  std::string line;
-  ASSERT_FALSE(client.read_line(line));
-  ASSERT_EQ(line, "220 go ahead");
-  ASSERT_FALSE(client.start_tls(client_ctx(), {"localhost"}));
-  EXPECT_TRUE(client.is_tls());
-  ASSERT_NE(client.session(), nullptr);
-  EXPECT_TRUE(client.session()->verified);
-  EXPECT_EQ(client.session()->backend, test::backend_under_test().name());
-  ASSERT_FALSE(client.write("EHLO again\r\n"));
-  ASSERT_FALSE(client.read_line(line));
-  EXPECT_EQ(line, "250 secure");
-  EXPECT_FALSE(client.close());
-  srv.get();
+// Reads whatever comes within a short while (the ClientHello, or its start).
+void read_a_little(transport& t) {
+  std::byte buf[4096];
+  (void)test::read_some_within(t, buf, 2s);
 }
 
-TEST(StreamUpgrade, SecondStartTlsIsAUsageErrorAndHarmless) {
-  auto [client, server] = socket_pair();
-  auto srv = std::async(std::launch::async, [&, &server = server] {
-    EXPECT_FALSE(server.start_tls(server_ctx()));
-    std::string line;
-    EXPECT_FALSE(server.read_line(line));
-    EXPECT_EQ(line, "still fine");
+class StreamUpgrade : public ::testing::TestWithParam<drive_mode> {
+ protected:
+  test::driven_stream client_over(std::unique_ptr<transport> t, milliseconds timeout = 5s) {
+    return test::driven_stream(GetParam(), std::move(t), io(timeout));
+  }
+  static std::string line_of(test::driven_stream& d) {
+    const auto r = d.run([&] { return d.s().read_line(); });
+    return r ? std::string(*r) : "ERR " + to_string(r);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Modes, StreamUpgrade, ::testing::ValuesIn(test::all_drive_modes()),
+                         [](const auto& info) { return test::to_string(info.param); });
+
+TEST_P(StreamUpgrade, BothRolesUpgradeInPlaceAndTalkOverTls) {
+  auto ends = connect_pair();
+  // The server runs in the same mode as the client, on its own thread.
+  auto srv = std::async(std::launch::async, [&] {
+    test::driven_stream server(GetParam(), std::move(ends.server), io());
+    EXPECT_EQ(line_of(server), "STARTTLS");
+    EXPECT_TRUE(server.run([&] { return server.s().write("220 go ahead\r\n"); }).ok());
+    const auto up = server.run([&] { return server.s().start_tls(server_ctx()); });
+    EXPECT_TRUE(up.ok()) << to_string(up);
+    EXPECT_EQ(line_of(server), "EHLO again");
+    EXPECT_TRUE(server.run([&] { return server.s().write("250 secure\r\n"); }).ok());
+    EXPECT_EQ(line_of(server), "ERR " + to_string(result<>(errc::eof)));  // the client's close_notify
+    return server.blocked();
   });
+  auto client = client_over(std::move(ends.client));
+  stream& s = client.s();
+  ASSERT_TRUE(client.run([&] { return s.write("STARTTLS\r\n"); }).ok());
+  ASSERT_EQ(line_of(client), "220 go ahead");
+  const auto up = client.run([&] { return s.start_tls(client_ctx(), {"localhost"}); });
+  ASSERT_TRUE(up.ok()) << to_string(up) << " " << s.last_failure().text;
+  EXPECT_TRUE(s.is_tls());
+  ASSERT_NE(s.session(), nullptr);
+  EXPECT_TRUE(s.session()->verified);
+  EXPECT_EQ(s.session()->backend, test::backend_under_test().name());
+  ASSERT_TRUE(client.run([&] { return s.write("EHLO again\r\n"); }).ok());
+  EXPECT_EQ(line_of(client), "250 secure");
+  EXPECT_TRUE(client.run([&] { return s.close(); }).ok());
+  (void)srv.get();  // (how often each side waited depends on timing here; the one-byte test pins it)
+}
+
+// Over a pipe that moves one byte per call, both ends non-blocking, every step
+// of the handshake and of the lines is resumed many times, and ends as in
+// blocking mode.
+TEST(StreamUpgradeOneByte, EveryCallIsResumedManyTimesAndEndsTheSame) {
+  auto [a, b] = make_memory_pipe(test::pipe_for(drive_mode::non_blocking));
+  auto srv = std::async(std::launch::async, [&, b = std::move(b)]() mutable {
+    test::driven_stream server(drive_mode::non_blocking, std::move(b), io());
+    const auto line = server.run([&] { return server.s().read_line(); });
+    EXPECT_EQ(line.ok() ? std::string(*line) : to_string(line), "STARTTLS");
+    EXPECT_TRUE(server.run([&] { return server.s().write("220 go ahead\r\n"); }).ok());
+    const auto up = server.run([&] { return server.s().start_tls(server_ctx()); });
+    EXPECT_TRUE(up.ok()) << to_string(up);
+    const auto tls_line = server.run([&] { return server.s().read_line(); });
+    EXPECT_EQ(tls_line.ok() ? std::string(*tls_line) : to_string(tls_line), "EHLO again");
+    EXPECT_TRUE(server.run([&] { return server.s().close(); }).ok());
+    return server.blocked();
+  });
+  test::driven_stream client(drive_mode::non_blocking, std::move(a), io());
+  stream& s = client.s();
+  ASSERT_TRUE(client.run([&] { return s.write("STARTTLS\r\n"); }).ok());
+  const auto go = client.run([&] { return s.read_line(); });
+  ASSERT_TRUE(go.ok());
+  EXPECT_EQ(*go, "220 go ahead");
+  const int before = client.blocked();
+  const auto up = client.run([&] { return s.start_tls(client_ctx(), {"localhost"}); });
+  ASSERT_TRUE(up.ok()) << to_string(up) << " " << s.last_failure().text;
+  EXPECT_GT(client.blocked() - before, 100);  // a flight of about a kilobyte, one byte at a time
+  ASSERT_TRUE(client.run([&] { return s.write("EHLO again\r\n"); }).ok());
+  std::byte buf[16];
+  const auto end = client.run([&] { return s.read_some(buf); });  // the server's close_notify
+  ASSERT_TRUE(end.ok()) << to_string(end) << " after " << client.blocked();
+  EXPECT_EQ(*end, 0u);
+  EXPECT_GT(srv.get(), 100);
+}
+
+TEST_P(StreamUpgrade, HandshakingIsAStateAndOtherCallsAreUsageMeanwhile) {
+  if (GetParam() == drive_mode::blocking) GTEST_SKIP() << "a blocking handshake is never seen half done";
+  auto ends = connect_pair();
+  auto srv = std::async(std::launch::async, [&] {
+    test::driven_stream server(drive_mode::blocking, std::move(ends.server), io());
+    return server.run([&] { return server.s().start_tls(server_ctx()); });
+  });
+  auto client = client_over(std::move(ends.client));
+  stream& s = client.s();
   auto ctx = client_ctx();
-  ASSERT_FALSE(client.start_tls(ctx, {"localhost"}));
-  EXPECT_EQ(client.start_tls(ctx, {"localhost"}), errc::usage);
-  EXPECT_TRUE(client.is_tls());
-  EXPECT_FALSE(client.write("still fine\r\n"));
+  const auto first = s.start_tls(ctx, {"localhost"});
+  ASSERT_TRUE(first.would_block()) << to_string(first);
+  EXPECT_EQ(s.current(), stream::state::handshaking);
+  EXPECT_EQ(s.read_line(), errc::usage);
+  EXPECT_EQ(s.write("early\r\n"), errc::usage);
+  EXPECT_TRUE(s.next_deadline().has_value());  // the handshake's deadline
+  const auto up = client.run([&] { return s.start_tls(ctx, {"localhost"}); });  // resumed, same call
+  EXPECT_TRUE(up.ok()) << to_string(up);
+  EXPECT_EQ(s.current(), stream::state::tls);
+  EXPECT_TRUE(srv.get().ok());
+}
+
+TEST_P(StreamUpgrade, SecondStartTlsIsAUsageErrorAndHarmless) {
+  auto ends = connect_pair();
+  auto srv = std::async(std::launch::async, [&] {
+    test::driven_stream server(drive_mode::blocking, std::move(ends.server), io());
+    EXPECT_TRUE(server.run([&] { return server.s().start_tls(server_ctx()); }).ok());
+    EXPECT_EQ(line_of(server), "still fine");
+  });
+  auto client = client_over(std::move(ends.client));
+  stream& s = client.s();
+  auto ctx = client_ctx();
+  ASSERT_TRUE(client.run([&] { return s.start_tls(ctx, {"localhost"}); }).ok());
+  EXPECT_EQ(s.start_tls(ctx, {"localhost"}), errc::usage);
+  EXPECT_TRUE(s.is_tls());
+  EXPECT_TRUE(client.run([&] { return s.write("still fine\r\n"); }).ok());
   srv.get();
 }
 
-TEST(StreamUpgrade, SocketClosedWithoutCloseNotifyIsTruncation) {
-  auto [client, server] = socket_pair();
-  auto srv = std::async(std::launch::async, [&, &server = server] {
-    EXPECT_FALSE(server.start_tls(server_ctx()));
-    EXPECT_FALSE(server.write("partial"));
-    server.lower().close();  // no close_notify
+TEST_P(StreamUpgrade, SocketClosedWithoutCloseNotifyIsTruncation) {
+  auto ends = connect_pair();
+  auto srv = std::async(std::launch::async, [&] {
+    test::driven_stream server(drive_mode::blocking, std::move(ends.server), io());
+    EXPECT_TRUE(server.run([&] { return server.s().start_tls(server_ctx()); }).ok());
+    EXPECT_TRUE(server.run([&] { return server.s().write("partial"); }).ok());
+    server.s().lower().close();  // no close_notify
   });
-  ASSERT_FALSE(client.start_tls(client_ctx(), {"localhost"}));
+  auto client = client_over(std::move(ends.client));
+  ASSERT_TRUE(client.run([&] { return client.s().start_tls(client_ctx(), {"localhost"}); }).ok());
   srv.get();
-  std::string line;
-  EXPECT_EQ(client.read_line(line), errc::truncated);
-  EXPECT_EQ(client.read_line(line), errc::truncated);  // sticky
-  EXPECT_EQ(client.current(), stream::state::failed);
+  EXPECT_EQ(line_of(client), "ERR " + to_string(result<>(errc::truncated)));
+  EXPECT_EQ(client.s().read_line(), errc::truncated);  // sticky
+  EXPECT_EQ(client.s().current(), stream::state::failed);
 }
 
-TEST(StreamUpgrade, PlaintextPeerIsNotTls) {
+TEST_P(StreamUpgrade, PlaintextPeerIsNotTls) {
   raw_server srv([](transport& t) {
-    (void)write_all(t, bytes("220 plain.example ESMTP ready\r\n"));
-    std::this_thread::sleep_for(200ms);
+    (void)write_all(t, "220 plain.example ESMTP ready\r\n");
+    read_a_little(t);
   });
-  stream s = srv.connect();
-  EXPECT_EQ(s.start_tls(client_ctx(), {"localhost"}), errc::not_tls);
-  EXPECT_EQ(s.current(), stream::state::failed);
+  auto client = client_over(srv.connect());
+  EXPECT_EQ(client.run([&] { return client.s().start_tls(client_ctx(), {"localhost"}); }), errc::not_tls);
+  EXPECT_EQ(client.s().current(), stream::state::failed);
 }
 
-TEST(StreamUpgrade, AlertBeforeServerHelloIsClassifiedFromTheWire) {
-  raw_server srv([](transport& t) {
-    std::byte hello[512];
-    (void)t.read_some(hello);  // the ClientHello (or its start)
-    const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40};
-    (void)write_all(t, std::as_bytes(std::span(alert)));
-    std::this_thread::sleep_for(100ms);
-  });
-  stream s = srv.connect();
-  EXPECT_EQ(s.start_tls(client_ctx(), {"localhost"}), errc::handshake_failure);
-  EXPECT_EQ(s.last_failure().alert_received, 40);
-  EXPECT_FALSE(s.last_failure().server_handshake_seen);
-  EXPECT_FALSE(s.last_failure().eof_before_server_hello);
+TEST_P(StreamUpgrade, AlertBeforeServerHelloIsClassifiedFromTheWire) {
+  for (const int alert : {40, 71}) {
+    raw_server srv([alert](transport& t) {
+      read_a_little(t);  // the ClientHello (or its start)
+      const unsigned char bytes[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, static_cast<unsigned char>(alert)};
+      (void)write_all(t, std::as_bytes(std::span(bytes)));
+      read_a_little(t);
+    });
+    auto client = client_over(srv.connect());
+    const auto r = client.run([&] { return client.s().start_tls(client_ctx(), {"localhost"}); });
+    EXPECT_EQ(r, alert == 40 ? errc::handshake_failure : errc::insufficient_security) << to_string(r);
+    EXPECT_EQ(client.s().last_failure().alert_received, alert);
+    EXPECT_FALSE(client.s().last_failure().server_handshake_seen);
+    EXPECT_FALSE(client.s().last_failure().eof_before_server_hello);
+  }
 }
 
-TEST(StreamUpgrade, InsufficientSecurityAlertIsNamed) {
+TEST_P(StreamUpgrade, CloseBeforeServerHelloIsEof) {
   raw_server srv([](transport& t) {
-    std::byte hello[512];
-    (void)t.read_some(hello);
-    const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 71};
-    (void)write_all(t, std::as_bytes(std::span(alert)));
-    std::this_thread::sleep_for(100ms);
-  });
-  stream s = srv.connect();
-  EXPECT_EQ(s.start_tls(client_ctx(), {"localhost"}), errc::insufficient_security);
-  EXPECT_EQ(s.last_failure().alert_received, 71);
-}
-
-TEST(StreamUpgrade, CloseBeforeServerHelloIsEof) {
-  raw_server srv([](transport& t) {
-    std::byte hello[512];
-    (void)t.read_some(hello);
+    read_a_little(t);
     t.close();
   });
-  stream s = srv.connect();
-  EXPECT_EQ(s.start_tls(client_ctx(), {"localhost"}), errc::eof);
-  EXPECT_TRUE(s.last_failure().eof_before_server_hello);
-  EXPECT_FALSE(s.last_failure().server_handshake_seen);
+  auto client = client_over(srv.connect());
+  EXPECT_EQ(client.run([&] { return client.s().start_tls(client_ctx(), {"localhost"}); }), errc::eof);
+  EXPECT_TRUE(client.s().last_failure().eof_before_server_hello);
+  EXPECT_FALSE(client.s().last_failure().server_handshake_seen);
 }
 
-TEST(StreamUpgrade, SilentServerHitsTheHandshakeDeadline) {
-  raw_server srv([](transport& t) {
-    std::byte hello[512];
-    (void)t.read_some(hello);
-    std::this_thread::sleep_for(1500ms);
+TEST_P(StreamUpgrade, SilentServerHitsTheHandshakeDeadline) {
+  std::promise<void> done;
+  raw_server srv([f = done.get_future().share()](transport& t) {
+    read_a_little(t);
+    (void)f.wait_for(3s);
   });
-  stream s = srv.connect(10s);  // the per-read timeout alone would wait 10 s
+  auto client = client_over(srv.connect(), 10s);  // the idle timeout alone would wait 10 s
   auto cfg = test::client_config();
   cfg.handshake_timeout = 300ms;
   const auto start = clock::now();
-  EXPECT_EQ(s.start_tls(client_ctx(cfg), {"localhost"}), errc::timeout);
+  EXPECT_EQ(client.run([&] { return client.s().start_tls(client_ctx(cfg), {"localhost"}); }), errc::timeout);
   EXPECT_LT(clock::now() - start, 1400ms);  // the deadline, not the I/O timeout, ended it
+  EXPECT_EQ(client.s().current(), stream::state::failed);
+  done.set_value();
 }
 
-TEST(StreamUpgrade, FailedUpgradeIsStickyAndSendsNothingMore) {
+TEST_P(StreamUpgrade, FailedUpgradeIsStickyAndSendsNothingMore) {
+  std::size_t after = 0;
+  {
+    raw_server srv([&after](transport& t) {
+      (void)write_all(t, "not tls at all\r\n");
+      std::byte buf[4096];
+      // Whatever arrives is the ClientHello; then the client must go silent.
+      for (int i = 0; i < 50; ++i) {
+        auto r = test::read_some_within(t, buf, 2s);
+        if (!r.ok() || *r == 0) break;
+        after += *r;
+      }
+    });
+    auto client = client_over(srv.connect());
+    stream& s = client.s();
+    EXPECT_EQ(client.run([&] { return s.start_tls(client_ctx(), {"localhost"}); }), errc::not_tls);
+    EXPECT_EQ(s.write("QUIT\r\n"), errc::not_tls);
+    EXPECT_EQ(s.read_line(), errc::not_tls);
+    (void)client.run([&] { return s.close(); });
+  }
+  EXPECT_GT(after, 0u);
+}
+
+TEST_P(StreamUpgrade, ServerSeesPlaintextClientAsNotTls) {
+  auto ends = connect_pair();
+  ASSERT_TRUE(write_all(*ends.client, "EHLO i.am.not.tls\r\n").ok());
+  test::driven_stream server(GetParam(), std::move(ends.server), io());
+  EXPECT_EQ(server.run([&] { return server.s().start_tls(server_ctx()); }), errc::not_tls);
+}
+
+TEST_P(StreamUpgrade, ClientDrainsBrieflyAfterAFailureThenCloses) {
+  // After refusing the server the client half-closes at once (the server sees
+  // the end) and closes fully once close() has drained for a short while.
   raw_server srv([](transport& t) {
-    (void)write_all(t, bytes("not tls at all\r\n"));
+    (void)write_all(t, "garbage that is not tls\r\n");
     std::byte buf[4096];
-    std::size_t after = 0;
-    // Whatever arrives is the ClientHello; then the client must go silent.
     for (int i = 0; i < 50; ++i) {
-      auto r = t.read_some(buf);
-      if (r.status != io_status::ok) break;
-      after += r.bytes;
+      auto r = test::read_some_within(t, buf, 2s);
+      if (!r.ok() || *r == 0) break;
     }
-    EXPECT_GT(after, 0u);
   });
-  stream s = srv.connect();
-  EXPECT_EQ(s.start_tls(client_ctx(), {"localhost"}), errc::not_tls);
-  EXPECT_EQ(s.write("QUIT\r\n"), errc::not_tls);
-  std::string line;
-  EXPECT_EQ(s.read_line(line), errc::not_tls);
+  auto client = client_over(srv.connect());
+  EXPECT_EQ(client.run([&] { return client.s().start_tls(client_ctx(), {"localhost"}); }), errc::not_tls);
+  EXPECT_TRUE(client.run([&] { return client.s().close(); }).ok());
+  EXPECT_EQ(client.s().current(), stream::state::closed);
 }
 
-TEST(StreamUpgrade, ServerSeesPlaintextClientAsNotTls) {
-  auto [client, server] = socket_pair();
-  ASSERT_FALSE(client.write("EHLO i.am.not.tls\r\n"));
-  EXPECT_EQ(server.start_tls(server_ctx()), errc::not_tls);
-}
+}  // namespace

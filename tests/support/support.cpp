@@ -141,6 +141,33 @@ std::string peer_problem(peer_program p) {
   return it->second;
 }
 
+result<> write_all(transport& t, std::span<const std::byte> bytes, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!bytes.empty()) {
+    const result<std::size_t> r = t.write_some(bytes);
+    if (r.ok()) {
+      bytes = bytes.subspan(*r);
+      continue;
+    }
+    if (!r.would_block()) return r.status();
+    if (const result<> w = t.wait(wait_for::write, deadline); !w) return w;
+  }
+  return {};
+}
+
+result<> write_all(transport& t, std::string_view text, std::chrono::milliseconds limit) {
+  return write_all(t, std::as_bytes(std::span(text.data(), text.size())), limit);
+}
+
+result<std::size_t> read_some_within(transport& t, std::span<std::byte> buf, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const result<std::size_t> r = t.read_some(buf);
+    if (!r.would_block()) return r;
+    if (const result<> w = t.wait(wait_for::read, deadline); !w) return w;
+  }
+}
+
 std::uint16_t free_port() {
   auto l = tcp_listener::listen("127.0.0.1", 0);
   if (!l) throw std::runtime_error("cannot bind a loopback port");
@@ -150,7 +177,7 @@ std::uint16_t free_port() {
 bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
-    if (tcp_connect("127.0.0.1", port, {100ms, 100ms})) return true;
+    if (tcp_connect("127.0.0.1", port, {100ms})) return true;
     std::this_thread::sleep_for(20ms);
   }
   return false;

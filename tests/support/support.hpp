@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <ostream>
 #include <vector>
 
 #include "uptls/uptls.hpp"
@@ -66,6 +67,29 @@ enum class peer_program {
 // Asked once per program and process.
 std::string peer_problem(peer_program p);
 
+// Writes all of bytes on a (non-blocking) transport, waiting at most limit in all.
+result<> write_all(transport& t, std::span<const std::byte> bytes, std::chrono::milliseconds limit = 5s);
+result<> write_all(transport& t, std::string_view text, std::chrono::milliseconds limit = 5s);
+// One read on a (non-blocking) transport, waiting at most limit for bytes: the
+// count (0 at the end of the stream), or errc::timeout.
+result<std::size_t> read_some_within(transport& t, std::span<std::byte> buf, std::chrono::milliseconds limit = 5s);
+
+// Runs a resumable call to its end: step() is called again whenever it would
+// block, after waiting (poll) for what it waits for on s, within limit. Counts
+// how often it would block in *blocked (optional).
+template <class Step>
+auto drive(stream& s, Step step, std::chrono::milliseconds limit = 20s, int* blocked = nullptr) -> decltype(step()) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto r = step();
+    if (!r.would_block()) return r;
+    if (blocked != nullptr) ++*blocked;
+    if (std::chrono::steady_clock::now() >= end) return make_error_code(errc::timeout);
+    // The stream's own deadline comes first; the test's bound stops a runaway.
+    (void)s.wait(r.wants());
+  }
+}
+
 // A TCP port on 127.0.0.1 that was free a moment ago (for peers that need a number).
 std::uint16_t free_port();
 
@@ -110,6 +134,14 @@ class child {
 };
 
 }  // namespace uptls::test
+
+namespace uptls {
+// How gtest prints a result: "ok", "would block (read)", "error uptls:eof: ...".
+template <class T>
+void PrintTo(const result<T>& r, std::ostream* os) {
+  *os << to_string(r);
+}
+}  // namespace uptls
 
 // Fails the test (never skips it) when a peer that ./dev installs cannot do its
 // job: a refusal that passed because the peer could not even try proves nothing.
