@@ -149,6 +149,7 @@ class client::impl {
     if (step_ == 0) {
       const result<> r = prelude_->resume(s_);
       if (r.would_block()) return r;
+      last_ = prelude_->last_reply();
       const std::error_code ec = r.error();
       const bool skippable = ec == errc::starttls_not_offered || ec == errc::starttls_refused;
       if (skippable && opts_.mode == tls_mode::opportunistic) {
@@ -199,7 +200,6 @@ class client::impl {
                    "): continuing WITHOUT TLS (opportunistic mode)"
              : std::string("STARTTLS not offered: continuing WITHOUT TLS (opportunistic mode)"));
     caps_ = std::move(prelude_->capabilities());
-    last_ = prelude_->last_reply();
     const bool ehlo_refused = prelude_->ehlo_refused();
     prelude_.reset();
     if (why == errc::starttls_refused) {

@@ -7,7 +7,6 @@
 namespace uptls::test::smtp {
 namespace {
 
-using uptls::smtp::client;
 using uptls::smtp::client_options;
 using uptls::smtp::tls_mode;
 
@@ -33,18 +32,18 @@ struct tls_script {
   std::error_code handshake;
 
   void operator()(std::unique_ptr<socket_transport> conn) {
-    stream s(std::move(conn), uptls::smtp::line_limits());
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write(greeting);
-    if (s.read_line(line)) return;
+    if (read_line(s, line)) return;
     plain_lines.push_back(line);
     (void)s.write(ehlo_plain);
-    if (s.read_line(line)) return;
+    if (read_line(s, line)) return;
     plain_lines.push_back(line);
     (void)s.write("220 go ahead\r\n");
-    handshake = s.start_tls(tls);
+    handshake = s.start_tls(tls).error();
     if (handshake) return;
-    for (int i = 0; i < 10 && !s.read_line(line); ++i) {
+    for (int i = 0; i < 10 && !read_line(s, line); ++i) {
       tls_lines.push_back(line);
       if (line.rfind("EHLO", 0) == 0) (void)s.write(ehlo_tls);
       if (line == "QUIT") {
@@ -61,7 +60,7 @@ TEST(SmtpClient, MultiLineGreetingAndEhloKeywords) {
   script.greeting = "220-scripted ESMTP\r\n220-second line\r\n220 third line\r\n";
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
   trace_log log;
-  client c(connect_to(srv.port()), client_options{"client.example", tls_mode::required, log.fn()});
+  client c(client_to(srv.port()), client_options{"client.example", tls_mode::required, log.fn()});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_TRUE(log.has("S: 220-second line"));
   EXPECT_TRUE(log.has("S: 220 third line"));
@@ -80,7 +79,7 @@ TEST(SmtpClient, MultiLineGreetingAndEhloKeywords) {
 TEST(SmtpClient, ForgetsPreTlsCapabilities) {
   tls_script script;
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_FALSE(c.supports("PRETLS-ONLY"));
   EXPECT_FALSE(c.supports("STARTTLS"));
@@ -96,7 +95,7 @@ TEST(SmtpClient, PreludeReportsPreTlsCapabilities) {
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
   stream s = connect_to(srv.port());
   std::vector<std::string> caps;
-  ASSERT_EQ(uptls::smtp::starttls_prelude(s, client_options{}, &caps), std::error_code{});
+  ASSERT_EQ(run_prelude(s, client_options{}, &caps), std::error_code{});
   EXPECT_EQ(caps, (std::vector<std::string>{"PRETLS-ONLY", "SIZE 100", "STARTTLS"}));
   EXPECT_EQ(s.buffered(), 0u);
   ASSERT_EQ(s.start_tls(client_ctx(), localhost()), std::error_code{});
@@ -112,9 +111,9 @@ struct no_starttls_server {
     std::byte buf[512];
     std::string got;
     for (int i = 0; i < 100 && got.find('\n') == std::string::npos; ++i) {
-      const io_result r = conn->read_some(buf);
-      if (r.status != io_status::ok) return;
-      got.append(reinterpret_cast<const char*>(buf), r.bytes);
+      const result<std::size_t> r = read_some_within(*conn, buf);
+      if (!r.ok() || *r == 0) return;
+      got.append(reinterpret_cast<const char*>(buf), *r);
     }
     raw_write(*conn, "250-plain\r\n250-SIZE 100\r\n250 8BITMIME\r\n");
     received = got + drain(*conn, &closed_by_client);
@@ -125,7 +124,7 @@ TEST(SmtpClient, RequiredStopsWhenStarttlsIsNotOffered) {
   no_starttls_server script;
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
   trace_log log;
-  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::required, log.fn()});
+  client c(client_to(srv.port()), client_options{"localhost", tls_mode::required, log.fn()});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_not_offered));
   EXPECT_FALSE(c.tls_skipped());
   EXPECT_FALSE(c.connection().is_tls());
@@ -139,7 +138,7 @@ TEST(SmtpClient, RequiredStopsWhenStarttlsIsNotOffered) {
 TEST(SmtpClient, OpportunisticGoesOnInPlaintextAndSaysSo) {
   server_run srv(uptls::smtp::server_options{});  // no TLS context: STARTTLS not offered
   trace_log log;
-  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, log.fn()});
+  client c(client_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, log.fn()});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_TRUE(c.tls_skipped());
   EXPECT_FALSE(c.connection().is_tls());
@@ -157,20 +156,20 @@ TEST(SmtpClient, OpportunisticGoesOnInPlaintextAndSaysSo) {
 TEST(SmtpClient, OpportunisticFallsBackToHeloWhenEhloIsRefused) {
   std::string received;
   peer_thread srv([&](auto conn) {
-    stream s(std::move(conn));
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write("220 old server\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     received += line + "|";
     (void)s.write("502 what?\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     received += line + "|";
     (void)s.write("250 old server\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     received += line + "|";
     (void)s.write("221 bye\r\n");
   });
-  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, {}});
+  client c(client_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, {}});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_TRUE(c.tls_skipped());
   EXPECT_EQ(c.quit(), std::error_code{});
@@ -183,13 +182,13 @@ struct refusing_server {
   std::string refusal = "454 4.7.0 TLS not available due to temporary reason\r\n";
   std::string received;
   void operator()(std::unique_ptr<socket_transport> conn) {
-    stream s(std::move(conn));
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write("220 refusing ESMTP\r\n");
-    if (s.read_line(line)) return;
+    if (read_line(s, line)) return;
     received += line + "\r\n";
     (void)s.write("250-refusing\r\n250 STARTTLS\r\n");
-    if (s.read_line(line)) return;
+    if (read_line(s, line)) return;
     received += line + "\r\n";
     (void)s.write(refusal);
     std::byte buf[512];
@@ -204,7 +203,7 @@ struct refusing_server {
 TEST(SmtpClient, RefusedStarttlsStopsARequiredClient) {
   refusing_server script;
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
-  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::required, {}});
+  client c(client_to(srv.port()), client_options{"localhost", tls_mode::required, {}});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_refused));
   EXPECT_EQ(c.last_reply().code, 454);
   EXPECT_FALSE(c.tls_skipped());
@@ -219,11 +218,11 @@ TEST(SmtpClient, RefusedStarttlsStopsARequiredClient) {
 struct refuse_then_serve {
   std::vector<std::string> lines;
   void operator()(std::unique_ptr<socket_transport> conn) {
-    stream s(std::move(conn), uptls::smtp::line_limits());
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write("220 busy ESMTP\r\n");
     bool in_data = false;
-    for (int i = 0; i < 50 && !s.read_line(line); ++i) {
+    for (int i = 0; i < 50 && !read_line(s, line); ++i) {
       lines.push_back(line);
       if (in_data) {
         if (line == ".") {
@@ -251,7 +250,7 @@ TEST(SmtpClient, RefusedStarttlsGoesOnInPlaintextWhenOpportunisticAndSaysSo) {
   refuse_then_serve script;
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
   trace_log log;
-  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, log.fn()});
+  client c(client_to(srv.port()), client_options{"localhost", tls_mode::opportunistic, log.fn()});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_TRUE(c.tls_skipped());
   EXPECT_EQ(c.tls_skip_reason(), make_error_code(errc::starttls_refused));
@@ -276,15 +275,15 @@ TEST(SmtpClient, ServerClosingAtEhloEndsTheSessionInEveryMode) {
       std::string received;
       bool closed_by_client = false;
       peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
-        stream s(std::move(conn));
+        stream s(std::move(conn), quick());
         std::string line;
         (void)s.write("220 closing ESMTP\r\n");
-        if (s.read_line(line)) return;
+        if (read_line(s, line)) return;
         received += line + "\r\n";
         (void)s.write(std::to_string(code) + " 4.3.2 shutting down\r\n");
         received += drain(s.lower(), &closed_by_client);
       });
-      client c(connect_to(srv.port()), client_options{"localhost", mode, {}});
+      client c(client_to(srv.port()), client_options{"localhost", mode, {}});
       EXPECT_EQ(c.open(client_ctx(), localhost()), uptls::smtp::make_reply_error(code));
       EXPECT_FALSE(c.tls_skipped());
       EXPECT_EQ(c.quit(), uptls::smtp::make_reply_error(code));
@@ -300,7 +299,7 @@ TEST(SmtpClient, HandshakeFailureAfterGoAheadSendsNothingMore) {
   script.tls = server_ctx("expired");
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
   trace_log log;
-  client c(connect_to(srv.port()), client_options{"localhost", tls_mode::required, log.fn()});
+  client c(client_to(srv.port()), client_options{"localhost", tls_mode::required, log.fn()});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::cert_expired));
   EXPECT_EQ(c.connection().error(), make_error_code(errc::cert_expired));
   EXPECT_FALSE(c.connection().is_tls());
@@ -335,7 +334,7 @@ TEST(SmtpClient, RejectsMalformedReplies) {
       (void)drain(*conn);
     });
     stream s = connect_to(srv.port());
-    EXPECT_EQ(uptls::smtp::starttls_prelude(s, client_options{}), want) << greeting;
+    EXPECT_EQ(run_prelude(s, client_options{}), want) << greeting;
     (void)s.close();
   }
 }
@@ -348,13 +347,13 @@ TEST(SmtpClient, ReplyWithTooManyLinesIsRefused) {
     (void)drain(*conn);
   });
   stream s = connect_to(srv.port());
-  EXPECT_EQ(uptls::smtp::starttls_prelude(s, client_options{}), make_error_code(errc::protocol_error));
+  EXPECT_EQ(run_prelude(s, client_options{}), make_error_code(errc::protocol_error));
   (void)s.close();
 }
 
 TEST(SmtpClient, SilentServerTimesOut) {
   peer_thread srv([&](auto conn) { (void)drain(*conn); });  // says nothing, waits for EOF
-  client c(connect_to(srv.port(), quick(300ms)), client_options{});
+  client c(client_to(srv.port(), quick(300ms)), client_options{});
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::timeout));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
@@ -362,21 +361,21 @@ TEST(SmtpClient, SilentServerTimesOut) {
 
 TEST(SmtpClient, SilentAfterStarttlsTimesOut) {
   peer_thread srv([&](auto conn) {
-    stream s(std::move(conn));
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write("220 hi\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     (void)s.write("250-hi\r\n250 STARTTLS\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     (void)drain(s.lower());  // never answers STARTTLS
   });
-  client c(connect_to(srv.port(), quick(300ms)), client_options{});
+  client c(client_to(srv.port(), quick(300ms)), client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::timeout));
 }
 
 TEST(SmtpClient, OpenTwiceIsUsage) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::usage));
   EXPECT_EQ(c.open_implicit(), make_error_code(errc::usage));
@@ -386,7 +385,7 @@ TEST(SmtpClient, OpenTwiceIsUsage) {
 
 TEST(SmtpClient, SendBeforeOpenIsUsage) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "x"), make_error_code(errc::usage));
   EXPECT_EQ(c.quit(), make_error_code(errc::usage));
   (void)c.connection().close();
@@ -399,7 +398,7 @@ TEST(SmtpClient, EhloNameThatCouldInjectIsRefusedBeforeAnythingIsSent) {
                                          std::string(256, 'a'), std::string("nul\0", 4)};
   for (const std::string& name : names) {
     server_run srv(with_tls());
-    client c(connect_to(srv.port()), client_options{name, tls_mode::opportunistic, {}});
+    client c(client_to(srv.port()), client_options{name, tls_mode::opportunistic, {}});
     EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::usage));
     (void)c.connection().close();
     (void)srv.finish();
@@ -409,7 +408,7 @@ TEST(SmtpClient, EhloNameThatCouldInjectIsRefusedBeforeAnythingIsSent) {
 
 TEST(SmtpClient, ImplicitOnPlaintextStreamIsUsage) {
   server_run srv(uptls::smtp::server_options{});
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.open_implicit(), make_error_code(errc::usage));
   (void)c.connection().close();
   (void)srv.finish();
@@ -427,8 +426,8 @@ TEST(SmtpClient, MalformedReplyInsideTlsIsAProtocolErrorOfTheDialogue) {
   tls_script script;
   script.ehlo_tls = "this is not an SMTP reply\r\n";
   peer_thread srv([&](auto conn) { script(std::move(conn)); });
-  uptls::smtp::client c(connect_to(srv.port()), uptls::smtp::client_options{});
-  const std::error_code ec = c.open(client_ctx(), localhost());
+  client c(client_to(srv.port()), uptls::smtp::client_options{});
+  const std::error_code ec = c.open(client_ctx(), localhost()).error();
   EXPECT_EQ(ec, make_error_code(errc::protocol_error));
   EXPECT_EQ(ec.message().find("plaintext"), std::string::npos) << ec.message();
   EXPECT_NE(ec.message().find("dialogue"), std::string::npos) << ec.message();

@@ -1,5 +1,13 @@
-// Test helpers for SMTP: a uptls SMTP server (or any scripted peer) on a loopback
-// port in a thread, and client connections with short timeouts.
+// Test helpers for SMTP. The units under test (the uptls SMTP server and client)
+// run in the program's mode (UPTLS_TEST_MODE: Meson runs every SMTP program in
+// blocking, non-blocking and buffer-driven mode), so every test checks the same
+// dialogue all three ways:
+//   server_run   a uptls SMTP server for one connection: serve() over a blocking
+//                stream, the event_server (epoll, one thread), or a
+//                server_session over a buffer-driven stream pumped by its thread
+//   client       the uptls SMTP client, each call driven to its end in the mode
+// Scripted peers (peer_thread) and hand-driven connections (connect_to) are the
+// test's own side and stay blocking.
 #pragma once
 
 #include <atomic>
@@ -12,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "driven.hpp"
 #include "support.hpp"
 #include "uptls/smtp.hpp"
 
@@ -19,21 +28,31 @@ namespace uptls::test::smtp {
 
 using namespace std::chrono_literals;
 
-// Socket timeouts short enough that a broken test ends quickly.
-inline socket_options quick(milliseconds io = 5s) { return socket_options{2s, io}; }
+// The mode of this program's units under test.
+inline drive_mode mode() {
+  static const drive_mode m = mode_from_environment();
+  return m;
+}
+
+// Stream options short enough that a broken test ends quickly.
+inline stream_options quick(milliseconds io = 5s) {
+  stream_options o = uptls::smtp::line_limits();
+  o.io_timeout = io;
+  return o;
+}
 
 // A loopback listener whose first connection is handed to `body` in a thread.
 class peer_thread {
  public:
   using body_fn = std::function<void(std::unique_ptr<socket_transport>)>;
 
-  explicit peer_thread(body_fn body, socket_options opts = quick()) {
+  explicit peer_thread(body_fn body) {
     auto l = tcp_listener::listen("127.0.0.1", 0);
-    if (!l) throw std::runtime_error("listen failed: " + l.error().message());
+    if (!l) throw std::runtime_error("listen failed: " + to_string(l));
     listener_ = std::make_unique<tcp_listener>(std::move(l).value());
     port_ = listener_->port();
-    thread_ = std::thread([this, body = std::move(body), opts] {
-      auto conn = listener_->accept(10s, opts);
+    thread_ = std::thread([this, body = std::move(body)] {
+      auto conn = listener_->accept(10s);
       if (conn) body(std::move(conn).value());
     });
   }
@@ -42,7 +61,7 @@ class peer_thread {
   peer_thread& operator=(const peer_thread&) = delete;
 
   std::uint16_t port() const { return port_; }
-  // Waits for the body to finish (it is bounded by its socket timeouts).
+  // Waits for the body to finish (it is bounded by its streams' timeouts).
   void join() {
     if (thread_.joinable()) thread_.join();
   }
@@ -53,96 +72,171 @@ class peer_thread {
   std::thread thread_;
 };
 
-// A uptls SMTP server for one connection, recording what it delivered, its trace
-// ("C: ..." / "S: ..." / "*: ...") and why it ended.
+// A uptls SMTP server for one connection, run in the program's mode, recording
+// what it delivered, its trace ("C: ..." / "S: ..." / "*: ...") and why it ended.
 class server_run {
  public:
-  explicit server_run(uptls::smtp::server_options opts, socket_options sock = quick(),
-                      stream_options lines = uptls::smtp::line_limits())
-      : opts_(std::move(opts)),
-        peer_([this, lines](std::unique_ptr<socket_transport> conn) {
-          auto user_trace = opts_.trace;
-          opts_.trace = [this, user_trace](std::string_view d, std::string_view l) {
-            std::lock_guard lock(m_);
-            trace_.push_back(std::string(d) + ": " + std::string(l));
-            if (user_trace) user_trace(d, l);
-          };
-          const std::error_code ec = uptls::smtp::serve(stream(std::move(conn), lines), opts_,
-                                                        [this](const uptls::smtp::message& msg) {
-                                                          std::lock_guard lock(m_);
-                                                          got_.push_back(msg);
-                                                        });
-          std::lock_guard lock(m_);
-          result_ = ec;
-        }, sock) {}
+  explicit server_run(uptls::smtp::server_options opts, stream_options lines = quick(), drive_mode m = mode());
+  ~server_run();
+  server_run(const server_run&) = delete;
+  server_run& operator=(const server_run&) = delete;
 
-  std::uint16_t port() const { return peer_.port(); }
+  std::uint16_t port() const { return port_; }
   // Waits for the session to end and returns why it ended.
-  std::error_code finish() {
-    peer_.join();
-    std::lock_guard lock(m_);
-    return result_;
-  }
-  std::vector<uptls::smtp::message> messages() {
-    std::lock_guard lock(m_);
-    return got_;
-  }
-  std::vector<std::string> trace() {
-    std::lock_guard lock(m_);
-    return trace_;
-  }
+  result<> finish();
+  std::vector<uptls::smtp::message> messages();
+  std::vector<std::string> trace();
   // The lines the server read from the client, in order.
-  std::vector<std::string> received() {
-    std::vector<std::string> out;
-    for (const auto& t : trace()) {
-      if (t.rfind("C: ", 0) == 0) out.push_back(t.substr(3));
-    }
-    return out;
-  }
+  std::vector<std::string> received();
 
  private:
-  uptls::smtp::server_options opts_;
+  void serve_blocking(std::unique_ptr<socket_transport> conn);
+  void serve_buffer_driven(std::unique_ptr<socket_transport> conn);
+  void serve_event_loop();
+  void ended(result<> why);
+
+  std::shared_ptr<uptls::smtp::server_options> opts_;
+  stream_options lines_;
+  drive_mode mode_;
+  std::unique_ptr<tcp_listener> listener_;
+  std::uint16_t port_ = 0;
   std::mutex m_;
   std::vector<uptls::smtp::message> got_;
   std::vector<std::string> trace_;
-  std::error_code result_;
-  peer_thread peer_;  // last: starts after the members it uses
+  result<> result_;
+  std::thread thread_;
 };
 
-// A plaintext stream to 127.0.0.1:port.
-inline stream connect_to(std::uint16_t port, socket_options opts = quick()) {
-  auto t = tcp_connect("127.0.0.1", port, opts);
-  if (!t) throw std::runtime_error("connect failed: " + t.error().message());
-  return stream(std::move(t).value(), uptls::smtp::line_limits());
+// A hand-driven (test-side) blocking stream to 127.0.0.1:port.
+inline stream connect_to(std::uint16_t port, stream_options opts = quick()) {
+  auto t = tcp_connect("127.0.0.1", port, {2s});
+  if (!t) throw std::runtime_error("connect failed: " + to_string(t));
+  opts.mode = io_mode::blocking;
+  return stream(std::move(t).value(), opts);
 }
 
-// Everything the peer sends until it closes (or the timeout), as text. closed
-// (optional) tells whether it ended on the peer's EOF rather than an error or timeout.
+// The connection of a unit under test: its stream in the program's mode, and
+// the driver that drives it.
+struct under_test {
+  stream s;
+  driver d;
+};
+inline under_test client_to(std::uint16_t port, stream_options opts = quick(), drive_mode m = mode()) {
+  auto t = tcp_connect("127.0.0.1", port, {2s});
+  if (!t) throw std::runtime_error("connect failed: " + to_string(t));
+  auto [s, d] = driver::make(m, std::move(t).value(), opts);
+  return {std::move(s), std::move(d)};
+}
+
+// The uptls SMTP client under test: each call is driven to its end in the mode
+// (a non-blocking one is resumed after each wait, a buffer-driven one pumped).
+class client {
+ public:
+  client(under_test conn, uptls::smtp::client_options opts)
+      : c_(std::move(conn.s), std::move(opts)), d_(std::move(conn.d)) {}
+  // Over a stream made elsewhere (the fallback ladder's), in its own mode.
+  client(stream s, uptls::smtp::client_options opts)
+      : c_(std::move(s), std::move(opts)),
+        d_(driver::of(c_.connection().options().mode == io_mode::blocking ? drive_mode::blocking
+                                                                           : drive_mode::non_blocking)) {}
+
+  result<> open(std::shared_ptr<const context> tls, const peer_options& peer) {
+    return drive(c_.open(std::move(tls), peer));
+  }
+  result<> open_implicit() { return drive(c_.open_implicit()); }
+  result<> open_upgraded() { return drive(c_.open_upgraded()); }
+  result<> send_mail(std::string_view from, const std::vector<std::string>& to, std::string_view data) {
+    return drive(c_.send_mail(from, to, data));
+  }
+  result<> quit() { return drive(c_.quit()); }
+
+  const std::vector<std::string>& capabilities() const noexcept { return c_.capabilities(); }
+  bool supports(std::string_view keyword) const { return c_.supports(keyword); }
+  bool tls_skipped() const noexcept { return c_.tls_skipped(); }
+  std::error_code tls_skip_reason() const noexcept { return c_.tls_skip_reason(); }
+  const std::vector<int>& recipient_replies() const noexcept { return c_.recipient_replies(); }
+  stream& connection() noexcept { return c_.connection(); }
+  const uptls::smtp::reply& last_reply() const noexcept { return c_.last_reply(); }
+  // How often a call would block so far (0 in blocking mode).
+  int blocked() const noexcept { return d_.blocked(); }
+  // Sends a raw command line on the client's stream, behind the client's back,
+  // and reads the reply (as read_reply gives it), in the mode.
+  std::string ask(std::string_view command) {
+    stream& s = c_.connection();
+    if (const result<> w = s.write(std::string(command) + "\r\n"); !w) return "ERR " + w.error().message();
+    std::string all;
+    for (int i = 0; i < 100; ++i) {
+      const result<std::string_view> line = d_.run(s, [&] { return s.read_line(); });
+      if (!line) return all + "ERR " + line.error().message();
+      all.append(*line);
+      if (line->size() < 4 || (*line)[3] != '-') return all;
+      all += "\n";
+    }
+    return all + "ERR too many lines";
+  }
+
+ private:
+  result<> drive(result<> first) {
+    bool started = false;
+    return d_.run(c_.connection(), [&] {
+      if (!started) {
+        started = true;
+        return first;
+      }
+      return c_.resume();
+    });
+  }
+
+  uptls::smtp::client c_;
+  driver d_;
+};
+
+// The SMTP prelude (greeting, EHLO, STARTTLS, 220) on a (blocking) stream;
+// caps (optional) gets the pre-TLS EHLO keywords.
+inline result<> run_prelude(stream& s, uptls::smtp::client_options o, std::vector<std::string>* caps = nullptr) {
+  uptls::smtp::starttls_dialogue d(std::move(o));
+  const result<> r = drive(s, [&] { return d.resume(s); });
+  if (caps != nullptr) *caps = d.capabilities();
+  return r;
+}
+
+// Everything the peer sends until it closes (or 5 s pass), as text. closed
+// (optional) tells whether it ended on the peer's end of stream rather than an
+// error or the time limit.
 inline std::string drain(transport& t, bool* closed = nullptr) {
   std::string all;
   std::byte buf[4096];
   if (closed != nullptr) *closed = false;
   for (int i = 0; i < 10000; ++i) {
-    const io_result r = t.read_some(buf);
-    if (r.status == io_status::eof && closed != nullptr) *closed = true;
-    if (r.status != io_status::ok) break;
-    all.append(reinterpret_cast<const char*>(buf), r.bytes);
+    const result<std::size_t> r = read_some_within(t, buf, 5s);
+    if (r.ok() && *r == 0 && closed != nullptr) *closed = true;
+    if (!r.ok() || *r == 0) break;
+    all.append(reinterpret_cast<const char*>(buf), *r);
   }
   return all;
 }
 
 // Writes text on a transport (raw bytes, one write call where the kernel allows).
-inline void raw_write(transport& t, std::string_view text) {
-  (void)write_all(t, std::as_bytes(std::span(text.data(), text.size())));
+inline void raw_write(transport& t, std::string_view text) { (void)write_all(t, text); }
+
+// read_line for scripts: the line (copied) into line; empty on success, else the error.
+inline std::error_code read_line(stream& s, std::string& line) {
+  const result<std::string_view> r = s.read_line();
+  if (!r) {
+    line.clear();
+    return r.error() ? r.error() : make_error_code(errc::timeout);
+  }
+  line.assign(*r);
+  return {};
 }
 
 // Reads one SMTP reply with the test's own parser: its lines joined by "\n", or
-// "ERR <errc>" when the stream failed (eof, timeout, ...).
+// "ERR <message>" when the stream failed (eof, timeout, ...).
 inline std::string read_reply(stream& s) {
   std::string all;
   std::string line;
   for (int i = 0; i < 100; ++i) {
-    if (const std::error_code ec = s.read_line(line)) return all + "ERR " + ec.message();
+    if (const std::error_code ec = read_line(s, line)) return all + "ERR " + ec.message();
     all += line;
     if (line.size() < 4 || line[3] != '-') return all;
     all += "\n";
@@ -152,7 +246,7 @@ inline std::string read_reply(stream& s) {
 
 // Sends one command line and returns the reply as read_reply gives it.
 inline std::string ask(stream& s, std::string_view command) {
-  if (const std::error_code ec = s.write(std::string(command) + "\r\n")) return "ERR " + ec.message();
+  if (const result<> w = s.write(std::string(command) + "\r\n"); !w) return "ERR " + w.error().message();
   return read_reply(s);
 }
 
@@ -165,7 +259,7 @@ inline int code_of(const std::string& reply) {
 // A compiled context or a test failure.
 inline std::shared_ptr<const context> make_ctx(const backend& b, const tls_config& cfg, role side) {
   auto made = b.make_context(cfg, side);
-  if (!made) throw std::runtime_error("make_context failed: " + made.error().message());
+  if (!made) throw std::runtime_error("make_context failed: " + to_string(made));
   return std::move(made).value();
 }
 
@@ -184,29 +278,26 @@ inline uptls::smtp::server_options with_tls(const std::string& leaf = "server-rs
 }
 inline peer_options localhost() { return peer_options{"localhost"}; }
 
-}  // namespace uptls::test::smtp
-
-namespace uptls::test::smtp {
-
 // A transport that counts the writes made through it (for "a reply leaves in
 // one write": a scanner that reads the EHLO reply with one recv() must see all of it).
 class counting_transport final : public transport {
  public:
   explicit counting_transport(std::unique_ptr<transport> inner) : inner_(std::move(inner)) {}
-  io_result read_some(std::span<std::byte> buf) override { return inner_->read_some(buf); }
-  io_result write_some(std::span<const std::byte> buf) override {
-    ++writes_;
+  result<std::size_t> read_some(std::span<std::byte> buf) override { return inner_->read_some(buf); }
+  result<std::size_t> write_some(std::span<const std::byte> buf) override {
+    ++*writes_;
     return inner_->write_some(buf);
   }
   void shutdown_write() noexcept override { inner_->shutdown_write(); }
   void close() noexcept override { inner_->close(); }
+  result<> wait(wait_for w, clock::time_point deadline) override { return inner_->wait(w, deadline); }
+  int native_handle() const noexcept override { return inner_->native_handle(); }
   // Shared so that the test can read it while the server owns the transport.
-  std::shared_ptr<std::atomic<int>> counter() const { return writes_ptr_; }
+  std::shared_ptr<std::atomic<int>> counter() const { return writes_; }
 
  private:
   std::unique_ptr<transport> inner_;
-  std::shared_ptr<std::atomic<int>> writes_ptr_ = std::make_shared<std::atomic<int>>(0);
-  std::atomic<int>& writes_ = *writes_ptr_;
+  std::shared_ptr<std::atomic<int>> writes_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace uptls::test::smtp

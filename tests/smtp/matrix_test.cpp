@@ -61,7 +61,7 @@ TEST_P(SmtpMatrix, StarttlsDelivers) {
   uptls::smtp::server_options o;
   o.tls = make_ctx(*c.server_side, server_config(c.leaf, c.security), role::server);
   server_run srv(o);
-  uptls::smtp::client cl(connect_to(srv.port()), uptls::smtp::client_options{});
+  client cl(client_to(srv.port()), uptls::smtp::client_options{});
   tls_config ccfg = client_config(c.security);
   if (c.cap12) ccfg.max_version = tls_version::tls1_2;
   ASSERT_EQ(cl.open(make_ctx(*c.client_side, ccfg, role::client), peer_options{"localhost"}), std::error_code{});

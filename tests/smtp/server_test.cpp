@@ -109,8 +109,10 @@ std::string after_refusals(stream& s, int& refusals) {
 TEST(SmtpServer, LineOverTheLimitIsRefusedAndTheSessionGoesOn) {
   // Once with the SMTP stream limit (the stream discards the line) and once with
   // a roomier stream (the server's own check catches 1001..4096 octets).
-  for (const stream_options lines : {uptls::smtp::line_limits(), stream_options{}}) {
-    server_run srv(server_options{}, quick(), lines);
+  for (const stream_options& lines : {uptls::smtp::line_limits(), stream_options{}}) {
+    stream_options timed = lines;
+    timed.io_timeout = 5s;
+    server_run srv(server_options{}, timed);
     stream s = connect_to(srv.port());
     (void)read_reply(s);
     EXPECT_EQ(ask(s, "NOOP " + std::string(1100, 'x')), "500 5.5.2 line too long");
@@ -347,15 +349,18 @@ TEST(SmtpServer, PipeliningBeforeStarttlsIsFine) {
   EXPECT_EQ(srv.finish(), std::error_code{});
 }
 
-TEST(SmtpServer, NotTlsAfterGoAheadEndsTheSession) {
+// Plaintext where the client's hello was due, after the go-ahead: commands sent
+// behind STARTTLS that arrived too late for the pipelining check. They are
+// never run, and the session ends naming them an injection.
+TEST(SmtpServer, PlaintextAfterGoAheadEndsTheSessionAsAnInjection) {
   server_run srv(with_tls());
   stream s = connect_to(srv.port());
   (void)read_reply(s);
   (void)ask(s, "EHLO c");
   EXPECT_EQ(code_of(ask(s, "STARTTLS")), 220);
   ASSERT_EQ(s.write("MAIL FROM:<x@evil.example>\r\nRCPT TO:<y@example.org>\r\n"), std::error_code{});
-  const std::error_code ended = srv.finish();
-  EXPECT_EQ(ended, make_error_code(errc::not_tls));
+  const std::error_code ended = srv.finish().error();
+  EXPECT_EQ(ended, make_error_code(errc::plaintext_injection));
   EXPECT_TRUE(srv.messages().empty());
   EXPECT_EQ(srv.received(), (std::vector<std::string>{"EHLO c", "STARTTLS"}));
 }
@@ -396,7 +401,11 @@ TEST(SmtpServer, EachReplyIsOneWriteInPlaintextAndInTls) {
   peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
     auto counted = std::make_unique<counting_transport>(std::move(conn));
     counter_ready.set_value(counted->counter());
-    (void)uptls::smtp::serve(stream(std::move(counted), uptls::smtp::line_limits()), with_tls(), {});
+    // The server in the program's mode, over the counting transport.
+    auto [io, d] = driver::make(mode(), std::move(counted), quick());
+    uptls::smtp::server_session session(std::move(io), std::make_shared<const server_options>(with_tls()), {});
+    (void)d.run(session.connection(), [&] { return session.resume(); });
+    d.pump_out(session.connection());
   });
   stream s = connect_to(srv.port());
   writes = counter_ready.get_future().get();

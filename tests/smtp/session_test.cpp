@@ -8,7 +8,6 @@
 namespace uptls::test::smtp {
 namespace {
 
-using uptls::smtp::client;
 using uptls::smtp::client_options;
 using uptls::smtp::server_options;
 using uptls::smtp::tls_mode;
@@ -16,7 +15,7 @@ using uptls::smtp::tls_mode;
 TEST(SmtpSession, DeliversAMessageOverTls) {
   server_run srv(with_tls());
   std::vector<std::string> log;
-  client c(connect_to(srv.port()),
+  client c(client_to(srv.port()),
            client_options{"client.example", tls_mode::required,
                           [&](std::string_view d, std::string_view l) { log.push_back(std::string(d) + ": " + std::string(l)); }});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
@@ -52,7 +51,7 @@ TEST(SmtpSession, DeliversAMessageOverTls) {
 
 TEST(SmtpSession, SeveralMessagesInOneSession) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "n=" + std::to_string(i) + "\r\n"), std::error_code{});
@@ -66,9 +65,9 @@ TEST(SmtpSession, SeveralMessagesInOneSession) {
 
 TEST(SmtpSession, SecondStarttlsIsRefused) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
-  EXPECT_EQ(code_of(ask(c.connection(), "STARTTLS")), 503);
+  EXPECT_EQ(code_of(c.ask("STARTTLS")), 503);
   // The refusal is not fatal: mail still goes through the same TLS session.
   EXPECT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "still fine\r\n"), std::error_code{});
   EXPECT_EQ(c.quit(), std::error_code{});
@@ -80,9 +79,9 @@ TEST(SmtpSession, RefusedRecipientIsAReplyError) {
   server_options o = with_tls();
   o.max_recipients = 1;
   server_run srv(o);
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
-  const std::error_code ec = c.send_mail("a@example.org", {"b@example.org", "c@example.org"}, "x\r\n");
+  const std::error_code ec = c.send_mail("a@example.org", {"b@example.org", "c@example.org"}, "x\r\n").error();
   EXPECT_EQ(ec, uptls::smtp::make_reply_error(452));
   EXPECT_EQ(ec.category().name(), std::string("smtp"));
   // After the client's RSET, the next transaction works.
@@ -94,7 +93,7 @@ TEST(SmtpSession, RefusedRecipientIsAReplyError) {
 
 TEST(SmtpSession, ClientRefusesBadInputBeforeSendingAnything) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_EQ(c.send_mail("a@example.org>\r\nRCPT TO:<evil@example.org", {"b@example.org"}, "x"),
             make_error_code(errc::usage));
@@ -111,7 +110,7 @@ TEST(SmtpSession, ExpiredServerCertificateStopsTheClient) {
   server_options o;
   o.tls = server_ctx("expired");
   server_run srv(o);
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::cert_expired));
   // The client's alert (certificate_expired) is what ended the server's handshake.
   EXPECT_EQ(srv.finish(), make_error_code(errc::cert_rejected_by_peer));
@@ -121,7 +120,7 @@ TEST(SmtpSession, ExpiredServerCertificateStopsTheClient) {
 
 TEST(SmtpSession, WrongNameStopsTheClient) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.open(client_ctx(), peer_options{"mail.example.org"}), make_error_code(errc::cert_name_mismatch));
   (void)srv.finish();
   EXPECT_EQ(srv.received(), (std::vector<std::string>{"EHLO localhost", "STARTTLS"}));
@@ -129,7 +128,7 @@ TEST(SmtpSession, WrongNameStopsTheClient) {
 
 TEST(SmtpSession, RequiredClientAgainstServerWithoutTls) {
   server_run srv(server_options{});
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_not_offered));
   EXPECT_EQ(srv.finish(), make_error_code(errc::eof));
   EXPECT_EQ(srv.received(), std::vector<std::string>{"EHLO localhost"});
@@ -140,15 +139,15 @@ TEST(SmtpSession, ImplicitTls) {
   const auto sctx = server_ctx();
   uptls::smtp::server_options o;
   std::vector<uptls::smtp::message> got;
-  std::error_code ended;
+  result<> ended = errc::internal;
   peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
-    stream s(std::move(conn), uptls::smtp::line_limits());
-    if (s.start_tls(sctx)) return;
+    stream s(std::move(conn), quick());
+    if (!s.start_tls(sctx)) return;
     ended = uptls::smtp::serve(std::move(s), o, [&](const uptls::smtp::message& m) { got.push_back(m); });
   });
-  stream s = connect_to(srv.port());
-  ASSERT_EQ(s.start_tls(client_ctx(), localhost()), std::error_code{});
-  client c(std::move(s), client_options{});
+  under_test u = client_to(srv.port());
+  ASSERT_EQ(u.d.run(u.s, [&] { return u.s.start_tls(client_ctx(), localhost()); }), std::error_code{});
+  client c(std::move(u), client_options{});
   ASSERT_EQ(c.open_implicit(), std::error_code{});
   EXPECT_FALSE(c.supports("STARTTLS"));
   ASSERT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "implicit\r\n"), std::error_code{});
@@ -167,14 +166,14 @@ TEST(SmtpSession, LadderThenOpenUpgraded) {
   fallback_request req;
   req.host = "127.0.0.1";
   req.port = srv.port();
-  req.socket = quick();
-  req.stream_opts = uptls::smtp::line_limits();
+  req.stream_opts = quick();
+  req.stream_opts.mode = mode() == drive_mode::blocking ? io_mode::blocking : io_mode::non_blocking;
   req.peer = localhost();
   req.base = client_config();
   req.ladder = {{&backend_under_test(), profile::strict}};
   uptls::smtp::client_options opts;
   opts.ehlo_name = "ladder.example";
-  req.before_tls = [opts](stream& s) { return uptls::smtp::starttls_prelude(s, opts); };
+  req.before_tls = uptls::smtp::starttls_prelude(opts);
   fallback_result res = connect_with_fallback(req);
   ASSERT_TRUE(res.ok()) << res.report.to_string();
   client c(std::move(*res.connection), opts);
@@ -193,7 +192,7 @@ TEST(SmtpSession, LadderThenOpenUpgraded) {
 
 TEST(SmtpSession, OpenUpgradedOnPlaintextIsUsage) {
   server_run srv(with_tls());
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.open_upgraded(), make_error_code(errc::usage));
   (void)c.connection().close();
   (void)srv.finish();
@@ -206,18 +205,18 @@ TEST(SmtpSession, InjectedReplyAfterGoAheadIsRefused) {
   std::string received;
   bool closed_by_client = false;
   peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
-    stream s(std::move(conn));
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write("220 hostile ESMTP\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     received += line + "\r\n";
     (void)s.write("250-hostile\r\n250 STARTTLS\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     received += line + "\r\n";
     (void)s.write("220 go ahead\r\n250 injected\r\n");
     received += drain(s.lower(), &closed_by_client);
   });
-  client c(connect_to(srv.port()), client_options{});
+  client c(client_to(srv.port()), client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::plaintext_injection));
   EXPECT_FALSE(c.connection().is_tls());
   EXPECT_EQ(c.connection().error(), make_error_code(errc::plaintext_injection));
@@ -232,17 +231,17 @@ TEST(SmtpSession, InjectedReplyAfterGoAheadIsRefused) {
 
 TEST(SmtpSession, InjectedBytesAfterGoAheadFailTheBarePrelude) {
   peer_thread srv([&](std::unique_ptr<socket_transport> conn) {
-    stream s(std::move(conn));
+    stream s(std::move(conn), quick());
     std::string line;
     (void)s.write("220-hostile\r\n220 ESMTP\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     (void)s.write("250-hostile\r\n250 STARTTLS\r\n");
-    (void)s.read_line(line);
+    (void)read_line(s, line);
     (void)s.write("220 go ahead\r\nX");  // a single stray byte is enough
     (void)drain(s.lower());
   });
   stream s = connect_to(srv.port());
-  ASSERT_EQ(uptls::smtp::starttls_prelude(s, client_options{}), std::error_code{});
+  ASSERT_EQ(run_prelude(s, client_options{}), std::error_code{});
   EXPECT_EQ(s.buffered(), 1u);  // the prelude stopped at the 220 line
   EXPECT_EQ(s.start_tls(client_ctx(), localhost()), make_error_code(errc::plaintext_injection));
 }
