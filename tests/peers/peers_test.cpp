@@ -218,7 +218,7 @@ TEST(PeersClient, AiosmtpdRequiringStarttls) {
   auto peer = start_aiosmtpd(port, true, why);
   ASSERT_TRUE(peer) << why;
   std::vector<std::string> log;
-  uptls::smtp::client c(connect_to(port, quick(10s)),
+  client c(client_to(port, quick(10s)),
                         uptls::smtp::client_options{"uptls.example", uptls::smtp::tls_mode::required,
                                                     [&](std::string_view d, std::string_view l) {
                                                       log.push_back(std::string(d) + ": " + std::string(l));
@@ -248,7 +248,7 @@ TEST(PeersClient, AiosmtpdWithoutTlsStopsARequiredClient) {
   std::string why;
   auto peer = start_aiosmtpd(port, false, why);
   ASSERT_TRUE(peer) << why;
-  uptls::smtp::client c(connect_to(port, quick(10s)), uptls::smtp::client_options{});
+  client c(client_to(port, quick(10s)), uptls::smtp::client_options{});
   EXPECT_EQ(c.open(client_ctx(), localhost()), make_error_code(errc::starttls_not_offered));
   EXPECT_FALSE(peer->wait_for_output("MESSAGE ", 500ms));
 }
@@ -258,7 +258,7 @@ TEST(PeersClient, AiosmtpdWithoutTlsOpportunistic) {
   std::string why;
   auto peer = start_aiosmtpd(port, false, why);
   ASSERT_TRUE(peer) << why;
-  uptls::smtp::client c(connect_to(port, quick(10s)),
+  client c(client_to(port, quick(10s)),
                         uptls::smtp::client_options{"uptls.example", uptls::smtp::tls_mode::opportunistic, {}});
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_TRUE(c.tls_skipped());
@@ -281,14 +281,14 @@ TEST(PeersClient, OpensslSServerImplicitTls) {
   peer->write_stdin("220 s_server ESMTP\r\n");  // read by s_server once a client is connected
 
   auto done = std::async(std::launch::async, [&]() -> std::error_code {
-    stream s = connect_to(port, quick(15s));
-    if (const std::error_code ec = s.start_tls(client_ctx(), localhost())) return ec;
-    uptls::smtp::client c(std::move(s), uptls::smtp::client_options{"uptls.example", uptls::smtp::tls_mode::required, {}});
-    if (const std::error_code ec = c.open_implicit()) return ec;
+    under_test u = client_to(port, quick(15s));
+    if (const auto up = u.d.run(u.s, [&] { return u.s.start_tls(client_ctx(), localhost()); }); !up) return up.error();
+    client c(std::move(u), uptls::smtp::client_options{"uptls.example", uptls::smtp::tls_mode::required, {}});
+    if (const std::error_code ec = c.open_implicit().error()) return ec;
     if (!c.supports("8BITMIME")) return errc::protocol_error;
-    if (const std::error_code ec = c.send_mail("uptls@example.org", {"rcpt@example.org"}, "implicit\r\n.dot\r\nEND\r\n"))
+    if (const std::error_code ec = c.send_mail("uptls@example.org", {"rcpt@example.org"}, "implicit\r\n.dot\r\nEND\r\n").error())
       return ec;
-    return c.quit();
+    return c.quit().error();
   });
   const std::vector<step_t> steps = {
       {"", "EHLO uptls.example"},
