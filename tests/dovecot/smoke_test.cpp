@@ -161,7 +161,7 @@ wire_run starttls_wire(const dovecot& d, const std::string& proto, std::uint16_t
   return r;
 }
 
-// A plaintext TCP client bound to a chosen loopback source address.
+// A plaintext TCP client, bound to a chosen loopback source address unless it is empty.
 class line_client {
  public:
   line_client(const std::string& source, const std::string& address, std::uint16_t port) {
@@ -176,7 +176,7 @@ class line_client {
     timeval tv{10, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0 &&
+    ok_ = fd_ >= 0 && (source.empty() || bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0) &&
           connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 0;
   }
   ~line_client() {
@@ -460,6 +460,41 @@ TEST_F(DovecotSslRequired, SameAddressCountsAsSecuredSoPlaintextLoginPasses) {
   EXPECT_NE(reply.find("a OK"), std::string::npos) << reply;
   imap.send("b LOGOUT\r\n");
   (void)imap.until("b ");
+}
+
+// The other way to look remote: Dovecot listens on 127.0.0.2, clients connect
+// from the default source 127.0.0.1 and verify the certificate for localhost.
+class DovecotElsewhere : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() { elsewhere_.server.reset(); }
+  static dovecot::options opts() {
+    dovecot::options o;
+    o.ssl_required = true;
+    o.address = dovecot::remote_source;
+    return o;
+  }
+  static shared_server elsewhere_;
+};
+shared_server DovecotElsewhere::elsewhere_;
+
+TEST_F(DovecotElsewhere, DefaultSourceClientsAreRemoteThere) {
+  UPTLS_REQUIRE_PEER_PROGRAM(peer_program::openssl);
+  UPTLS_DOVECOT(d, elsewhere_, opts());
+  EXPECT_EQ(d->address(), "127.0.0.2");
+  line_client imap("", d->address(), d->ports().imap);
+  ASSERT_TRUE(imap.ok());
+  EXPECT_NE(imap.line().find("STARTTLS LOGINDISABLED"), std::string::npos);
+  imap.send("a LOGIN " + d->user() + " " + d->password() + "\r\n");
+  EXPECT_NE(imap.until("a ").find("a NO [PRIVACYREQUIRED]"), std::string::npos);
+
+  auto c = s_client(*d, "imap", d->ports().imap);
+  std::string seen;
+  drive(*c,
+        {{"a LOGIN " + d->user() + " " + d->password() + "\r\n", starts("a OK"), "tagged OK to LOGIN"},
+         {"b LOGOUT\r\n", starts("b OK"), "tagged OK to LOGOUT"}},
+        seen);
+  EXPECT_NE(seen.find("Logged in"), std::string::npos) << seen;
+  EXPECT_NE(d->log().find("rip=127.0.0.1, lip=127.0.0.2"), std::string::npos) << d->log();
 }
 
 // The harness itself: a Dovecot that cannot start is reported with its own
