@@ -241,7 +241,6 @@ TEST_F(DovecotSmoke, ImapStarttlsThenLoginAndFetchInsideTls) {
          {"d LOGOUT\r\n", starts("d OK"), "tagged OK to LOGOUT"}},
         seen);
   EXPECT_NE(seen.find("verify return:1"), std::string::npos) << seen;
-  EXPECT_NE(seen.find("a OK"), std::string::npos);
   EXPECT_NE(seen.find("Logged in"), std::string::npos) << seen;
   EXPECT_NE(seen.find("Subject: uptls seeded message"), std::string::npos) << seen;
   EXPECT_NE(seen.find(body_marker), std::string::npos) << seen;
@@ -282,14 +281,16 @@ m.logout()
   EXPECT_NE(out.find("STARTTLS OK\n"), std::string::npos) << out;
   EXPECT_NE(out.find(" OK Begin TLS negotiation now.'"), std::string::npos) << out;
   // Before TLS: STARTTLS and LOGINDISABLED, no mechanism; after: the mechanisms.
-  EXPECT_NE(out.find("BEFORE "), std::string::npos) << out;
-  const std::string before = out.substr(out.find("BEFORE "), out.find('\n', out.find("BEFORE ")) - out.find("BEFORE "));
+  const auto line_of = [&out](const std::string& prefix) {
+    const auto at = out.find(prefix);
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+  };
+  const std::string before = line_of("BEFORE ");
+  const std::string after = line_of("AFTER ");
+  ASSERT_FALSE(before.empty() || after.empty()) << out;
   EXPECT_NE(before.find(" STARTTLS"), std::string::npos) << before;
   EXPECT_NE(before.find(" LOGINDISABLED"), std::string::npos) << before;
   EXPECT_EQ(before.find("AUTH="), std::string::npos) << before;
-  const auto at = out.find("AFTER ");
-  ASSERT_NE(at, std::string::npos) << out;
-  const std::string after = out.substr(at, out.find('\n', at) - at);
   EXPECT_EQ(after.find("STARTTLS"), std::string::npos) << after;
   EXPECT_EQ(after.find("LOGINDISABLED"), std::string::npos) << after;
   EXPECT_NE(after.find("AUTH=PLAIN"), std::string::npos) << after;
