@@ -342,6 +342,9 @@ TEST_F(DovecotSmoke, LmtpStarttlsDeliversIntoTheMaildir) {
   for (const auto& m : got) found = found || m.text.find(marker) != std::string::npos;
   EXPECT_TRUE(found) << got.back().path << ":\n" << got.back().text;
   EXPECT_NE(got.back().text.find("Return-Path: <sender@example.org>"), std::string::npos) << got.back().text;
+  // Dovecot's Received: header says the delivery came inside TLS.
+  EXPECT_NE(got.back().text.find("(using TLSv1.3 with cipher "), std::string::npos) << got.back().text;
+  EXPECT_NE(got.back().text.find("by localhost with LMTPS"), std::string::npos) << got.back().text;
 
   const wire_run w = starttls_wire(*d, "lmtp", d->ports().lmtp);
   EXPECT_NE(w.output.find("Verify return code: 0 (ok)"), std::string::npos) << w.output;
