@@ -14,6 +14,7 @@ bool plausible_header(std::uint8_t type, std::uint8_t major) {
 
 result<std::size_t> handshake_watch::read_some(std::span<std::byte> buf) {
   const result<std::size_t> r = inner_.read_some(buf);
+  if (r.ok()) moved_ += *r;
   if (!active_) return r;
   if (r.ok() && *r > 0) {
     observe(buf.first(*r));
@@ -29,6 +30,7 @@ result<std::size_t> handshake_watch::read_some(std::span<std::byte> buf) {
 // send an alert, and that write failing is a consequence, not the cause.
 result<std::size_t> handshake_watch::write_some(std::span<const std::byte> buf) {
   const result<std::size_t> r = inner_.write_some(buf);
+  if (r.ok()) moved_ += *r;
   if (active_ && r.failed() && !facts_.eof && !facts_.transport_error) facts_.transport_error = r.error();
   return r;
 }

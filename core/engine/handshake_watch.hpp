@@ -43,12 +43,15 @@ class handshake_watch final : public transport {
   // Stops parsing: after the handshake every read is forwarded as is.
   void stop() noexcept { active_ = false; }
   const wire_facts& facts() const noexcept { return facts_; }
+  // Bytes moved each way so far: the stream's measure of handshake progress.
+  std::uint64_t bytes_moved() const noexcept { return moved_; }
 
  private:
   void observe(std::span<const std::byte> bytes);
 
   transport& inner_;
   bool active_ = true;
+  std::uint64_t moved_ = 0;
   wire_facts facts_;
   std::array<std::uint8_t, 5> header_{};
   std::size_t header_len_ = 0;

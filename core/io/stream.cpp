@@ -439,7 +439,14 @@ result<> stream_core::start_tls(const std::shared_ptr<const context>& ctx, const
   }
 
   if (const result<> late = check_deadlines(true); !late) return done(late);
+  const std::uint64_t moved_before = watch_->bytes_moved();
   const result<> r = engine_->handshake();
+  if (watch_->bytes_moved() != moved_before) {
+    // Progress: the idle clock starts again (the handshake as a whole stays
+    // bounded by handshake_timeout).
+    read_since_.reset();
+    write_since_.reset();
+  }
   if (r.would_block()) return blocked(r);
   if (r.failed()) return done(handshake_failed(r.error()));
   // Up: the watcher leaves the data path, the deadlines of the handshake go.

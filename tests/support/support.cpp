@@ -2,18 +2,29 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
+
+// Where Debian's Dovecot keeps the programs of each service (imap, pop3-login, ...).
+#ifndef UPTLS_DOVECOT_LIBEXEC
+#define UPTLS_DOVECOT_LIBEXEC "/usr/lib/dovecot"
+#endif
 
 #ifndef UPTLS_TEST_CERTS
 #error "UPTLS_TEST_CERTS must name the directory of the test certificates"
@@ -75,6 +86,18 @@ probe_run probe(const std::vector<std::string>& argv) {
   return r;
 }
 
+// The words on the line of `text` that starts with `label` (curl -V's "Protocols:").
+std::vector<std::string> words_after(const std::string& text, const std::string& label) {
+  std::vector<std::string> words;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.compare(0, label.size(), label) != 0) continue;
+    std::istringstream rest(line.substr(label.size()));
+    for (std::string w; rest >> w;) words.push_back(w);
+  }
+  return words;
+}
+
 std::string not_installed(const std::string& program, const std::string& package) {
   return program + " is not installed: install the Debian package " + package +
          " (./dev installs it; a test that needs this peer never passes without it)";
@@ -117,14 +140,58 @@ std::string check_peer(peer_program p) {
       if (r.status != 0 || !smtp || !tls) return "curl lacks SMTP or TLS (curl -V: " + r.out + ")";
       return {};
     }
+    case peer_program::curl_imap_pop3_tls: {
+      if (!have_program("curl")) return not_installed("curl", "curl");
+      const probe_run r = probe({"curl", "-V"});
+      const std::vector<std::string> protocols = words_after(r.out, "Protocols:");
+      const std::vector<std::string> features = words_after(r.out, "Features:");
+      const auto has = [](const std::vector<std::string>& v, const char* w) {
+        return std::find(v.begin(), v.end(), w) != v.end();
+      };
+      if (r.status != 0 || !has(protocols, "imap") || !has(protocols, "pop3") || !has(features, "SSL")) {
+        return "curl lacks IMAP, POP3 or TLS (curl -V: " + r.out + ")";
+      }
+      return {};
+    }
     case peer_program::python3:
     case peer_program::python3_aiosmtpd: {
       if (!have_program(py)) return not_installed(py, "python3");
       const bool aio = p == peer_program::python3_aiosmtpd;
-      const probe_run r = probe({py, "-c", aio ? "import ssl, aiosmtpd.controller" : "import ssl, smtplib"});
+      const probe_run r =
+          probe({py, "-c", aio ? "import ssl, aiosmtpd.controller" : "import ssl, smtplib, imaplib, poplib"});
       if (r.status == 0) return {};
       if (aio) return "python3 cannot import aiosmtpd: install the Debian package python3-aiosmtpd (./dev installs it): " + r.out;
-      return "python3 cannot import ssl and smtplib: " + r.out;
+      return "python3 cannot import ssl, smtplib, imaplib and poplib: " + r.out;
+    }
+    case peer_program::dovecot: {
+      // The master program is in dovecot-core; each protocol is a package of its
+      // own, and a dovecot.conf naming a protocol whose binary is missing fails to start.
+      const std::string packages =
+          "dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-managesieved dovecot-sieve";
+      const std::string sbin = have_program("dovecot") ? "dovecot" : "/usr/sbin/dovecot";
+      if (!have_program(sbin)) return not_installed("dovecot", packages);
+      const probe_run r = probe({sbin, "--version"});
+      if (r.status != 0 || r.out.empty() || !std::isdigit(static_cast<unsigned char>(r.out[0]))) {
+        return "dovecot --version failed (" + r.out + "): reinstall the Debian packages " + packages;
+      }
+      for (const char* part : {"imap", "imap-login", "pop3", "pop3-login", "lmtp", "managesieve",
+                               "managesieve-login"}) {
+        if (access((std::string(UPTLS_DOVECOT_LIBEXEC) + "/" + part).c_str(), X_OK) != 0) {
+          return std::string("Dovecot has no ") + UPTLS_DOVECOT_LIBEXEC + "/" + part +
+                 ": install the Debian packages " + packages + " (./dev installs them)";
+        }
+      }
+      // The harness starts Dovecot as root; Dovecot then runs its login processes
+      // as dovenull, its internal ones as dovecot (both made by dovecot-core) and
+      // the mail of the test user as nobody:nogroup.
+      if (geteuid() != 0) return "the Dovecot harness starts Dovecot as root: run the tests as root";
+      for (const char* user : {"dovenull", "dovecot", "nobody"}) {
+        if (getpwnam(user) == nullptr) {
+          return std::string("no user ") + user + ": reinstall the Debian package dovecot-core (it makes dovenull and dovecot)";
+        }
+      }
+      if (getgrnam("nogroup") == nullptr) return "no group nogroup (Debian's base-passwd makes it)";
+      return {};
     }
   }
   return "unknown peer program";
@@ -184,6 +251,13 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
 }
 
 std::unique_ptr<child> child::spawn(const std::vector<std::string>& argv, bool separate_stderr) {
+  return start(argv, false, separate_stderr);
+}
+
+std::unique_ptr<child> child::spawn_bound(const std::vector<std::string>& argv) { return start(argv, true, false); }
+
+std::unique_ptr<child> child::start(const std::vector<std::string>& argv, bool bound, bool separate_stderr) {
+  const pid_t parent = getpid();
   int in[2];
   int out[2];
   int err[2] = {-1, -1};
@@ -199,6 +273,7 @@ std::unique_ptr<child> child::spawn(const std::vector<std::string>& argv, bool s
     dup2(out[1], 1);
     dup2(separate_stderr ? err[1] : out[1], 2);
     setpgid(0, 0);  // its own group: stop() ends helpers it starts too
+    if (bound && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)) _exit(127);
     execvp(args[0], args.data());
     _exit(127);
   }

@@ -58,8 +58,10 @@ enum class peer_program {
   gnutls_serv,      // gnutls-serv
   swaks_tls,        // swaks able to do STARTTLS (Net::SSLeay)
   curl_smtp_tls,    // curl with SMTP and TLS
-  python3,          // /usr/bin/python3 with ssl and smtplib
+  curl_imap_pop3_tls, // curl with IMAP, POP3 and TLS
+  python3,          // /usr/bin/python3 with ssl, smtplib, imaplib and poplib
   python3_aiosmtpd, // /usr/bin/python3 with aiosmtpd
+  dovecot,          // Dovecot with imap, pop3, lmtp and managesieve (dovecot.hpp)
 };
 
 // Empty when the program is there and can do its job here; otherwise what is
@@ -103,6 +105,10 @@ class child {
   // With separate_stderr, standard error goes to its own pipe (read_stderr);
   // otherwise it is merged into the output.
   static std::unique_ptr<child> spawn(const std::vector<std::string>& argv, bool separate_stderr = false);
+  // The same, and the child gets SIGTERM when the calling thread ends, so that a
+  // test process that dies without its destructors (a signal, a meson timeout)
+  // leaves no long-running peer behind. Only from a thread that outlives the child.
+  static std::unique_ptr<child> spawn_bound(const std::vector<std::string>& argv);
   ~child();
   child(const child&) = delete;
   child& operator=(const child&) = delete;
@@ -124,6 +130,7 @@ class child {
 
  private:
   child() = default;
+  static std::unique_ptr<child> start(const std::vector<std::string>& argv, bool bound, bool separate_stderr);
   pid_t pid_ = -1;
   int in_ = -1;
   int out_ = -1;
