@@ -1,15 +1,21 @@
 // A man in the middle for the fallback tests: a thread that accepts on 127.0.0.1,
 // relays each connection to the real server, records what the client sent, and
 // tampers with one chosen connection the way an attacker on the path would.
+// Its sockets are uptls's own non-blocking transports: every wait is a bounded
+// poll, so a peer that stops reading cannot hang the relay (or the test).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "uptls/transport.hpp"
 
 namespace uptls::test {
 
@@ -19,7 +25,7 @@ class relay {
     pass,            // forward both ways, untouched
     forge_alert,     // instead of the server's first flight after the ClientHello: a fatal alert (40 by default), then close
     reset,           // at the client's first TLS record: close both sides with RST (SO_LINGER 0)
-    silent,          // at the client's first TLS record: stop forwarding, hold the connection open
+    silent,          // at the client's first TLS record: stop forwarding, hold the connection open until the client leaves
     hang_up,         // at the client's first TLS record: close both sides (FIN, no alert)
     strip_starttls,  // in the server's plaintext lines, overwrite "STARTTLS" with "XXXXXXXX"
     inject,          // after the server line starting with inject_after, send inject_bytes too
@@ -52,15 +58,16 @@ class relay {
     bool done = false;
   };
   void accept_loop();
-  void serve(int client, int index, bool tampered);
+  void serve(std::unique_ptr<socket_transport> client, int index, bool tampered);
   void log_client(int index, const char* data, std::size_t n);
 
   std::uint16_t upstream_;
+  tcp_listener listener_;
   std::uint16_t port_ = 0;
-  int listener_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> accepting_{false};  // between a ready listener and the connection's log entry
   mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;  // a connection was logged, or one ended
   mode mode_ = mode::pass;
   int target_ = 0;
   int base_ = 0;  // accepted connections before the last tamper()
