@@ -1,5 +1,5 @@
-// The SMTP prelude for a ladder: protocols/smtp's STARTTLS dialogue adapted to the
-// prelude signature (core knows nothing of SMTP).
+// The SMTP prelude for a ladder: protocols/smtp's STARTTLS dialogue, a new one per
+// attempt (core knows nothing of SMTP).
 #pragma once
 
 #include <string>
@@ -14,7 +14,7 @@ inline prelude smtp_starttls(std::string ehlo_name = "localhost") {
   smtp::client_options opts;
   opts.ehlo_name = std::move(ehlo_name);
   opts.mode = smtp::tls_mode::required;
-  return [opts](stream& s) { return smtp::starttls_prelude(s, opts); };
+  return smtp::starttls_prelude(opts);
 }
 
 }  // namespace uptls::test
