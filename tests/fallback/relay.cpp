@@ -3,8 +3,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <deque>
 #include <span>
+#include <string_view>
+#include <utility>
 #include <stdexcept>
 
 #include "support.hpp"
@@ -61,6 +65,17 @@ void relay::tamper(mode m, int on) {
   mode_ = m;
   base_ = static_cast<int>(logs_.size());
   target_ = on;
+}
+
+void relay::set_latency(std::chrono::milliseconds delay) {
+  const std::lock_guard lock(mutex_);
+  latency_ = delay;
+}
+
+void relay::set_pace(std::size_t chunk, std::chrono::milliseconds every) {
+  const std::lock_guard lock(mutex_);
+  pace_chunk_ = chunk;
+  pace_every_ = every;
 }
 
 void relay::set_injection(std::string after_line_prefix, std::string bytes) {
@@ -138,9 +153,15 @@ void relay::serve(std::unique_ptr<socket_transport> client, int index, bool tamp
   std::uint8_t alert = 40;
   std::string inject_after;
   std::string inject_bytes;
+  std::chrono::milliseconds latency{0};
+  std::size_t pace_chunk = 0;
+  std::chrono::milliseconds pace_every{0};
   {
     const std::lock_guard lock(mutex_);
     if (tampered) m = mode_;
+    latency = latency_;
+    pace_chunk = pace_chunk_;
+    pace_every = pace_every_;
     alert = alert_;
     inject_after = inject_after_;
     inject_bytes = inject_bytes_;
@@ -156,13 +177,40 @@ void relay::serve(std::unique_ptr<socket_transport> client, int index, bool tamp
   std::array<char, 16384> buf{};
   const auto bytes = std::as_writable_bytes(std::span(buf));
   const bool line_mode = m == mode::strip_starttls || m == mode::inject;
+  // With latency or pace: server bytes held until they are due, in order; the
+  // server's end of stream is passed on after them.
+  using due_time = std::chrono::steady_clock::time_point;
+  std::deque<std::pair<due_time, std::string>> later;
+  due_time last_due{};
+  const bool slow = latency.count() > 0 || pace_every.count() > 0;
+  const auto hold = [&](std::string_view bytes) {
+    const std::size_t piece = pace_chunk > 0 ? pace_chunk : bytes.size();
+    do {
+      const due_time due = std::max(std::chrono::steady_clock::now() + latency, last_due + pace_every);
+      later.emplace_back(due, std::string(bytes.substr(0, piece)));
+      last_due = due;
+      bytes.remove_prefix(std::min(piece, bytes.size()));
+    } while (!bytes.empty());
+  };
+  bool server_ended = false;
 
   while (!stop_) {
+    const auto now = std::chrono::steady_clock::now();
+    while (!later.empty() && later.front().first <= now) {
+      if (!send_all(*client, later.front().second.data(), later.front().second.size())) return;
+      later.pop_front();
+    }
+    if (server_ended && later.empty()) break;
+    int wait_ms = poll_ms;
+    if (!later.empty()) {
+      const auto due = std::chrono::ceil<std::chrono::milliseconds>(later.front().first - now).count();
+      wait_ms = static_cast<int>(std::clamp<long long>(due, 0, poll_ms));
+    }
     // Silent: read nothing from either side (the client's reads time out), but
     // notice the client leaving, so that the relay does not spin on unread input.
     pollfd p[2] = {{client->native_handle(), static_cast<short>(silent ? POLLRDHUP : POLLIN), 0},
-                   {server.native_handle(), static_cast<short>(silent ? 0 : POLLIN), 0}};
-    if (::poll(p, 2, poll_ms) <= 0) continue;
+                   {server.native_handle(), static_cast<short>(silent || server_ended ? 0 : POLLIN), 0}};
+    if (::poll(p, 2, wait_ms) <= 0) continue;
     if (silent) {
       if (p[0].revents != 0) break;
       continue;
@@ -191,12 +239,22 @@ void relay::serve(std::unique_ptr<socket_transport> client, int index, bool tamp
     if (p[1].revents != 0) {
       const result<std::size_t> got = server.read_some(bytes);
       if (got.would_block()) continue;
-      if (!got || *got == 0) break;
+      if (!got || *got == 0) {
+        if (!slow) break;
+        // The end comes after what is still held, and just as late.
+        server_ended = true;
+        hold({});
+        continue;
+      }
       const std::size_t n = *got;
       if (m == mode::forge_alert && client_tls) {
         const char record[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, static_cast<char>(alert)};
         (void)send_all(*client, record, sizeof record);
         break;
+      }
+      if (slow && !line_mode) {
+        hold(std::string_view(buf.data(), n));
+        continue;
       }
       if (!line_mode || client_tls) {
         if (!send_all(*client, buf.data(), n)) break;

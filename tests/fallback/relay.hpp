@@ -43,6 +43,15 @@ class relay {
   // from this call); the others pass untouched. on = 0: every connection.
   void tamper(mode m, int on = 1);
   void set_alert(std::uint8_t description) { alert_ = description; }
+  // A slow path: what the server sends (and its end of stream) reaches the client
+  // `delay` later, on the connections accepted from now on, so that the client
+  // must wait for every reply however quickly the server answers. Not combined
+  // with the line modes (strip_starttls, inject), which forward at once.
+  void set_latency(std::chrono::milliseconds delay);
+  // A slow but steady path: what the server sends goes on `chunk` bytes at a
+  // time, one chunk per `every` (after the latency, if any); same connections
+  // and modes as set_latency.
+  void set_pace(std::size_t chunk, std::chrono::milliseconds every);
   void set_injection(std::string after_line_prefix, std::string bytes);
 
   // Connections accepted since the last tamper() (or since construction), once
@@ -72,6 +81,9 @@ class relay {
   int target_ = 0;
   int base_ = 0;  // accepted connections before the last tamper()
   std::uint8_t alert_ = 40;
+  std::chrono::milliseconds latency_{0};
+  std::size_t pace_chunk_ = 0;  // 0: whole reads
+  std::chrono::milliseconds pace_every_{0};
   std::string inject_after_;
   std::string inject_bytes_;
   std::vector<conn_log> logs_;
