@@ -19,33 +19,9 @@ class Starttls : public ::testing::Test {
     return has_rsa(b) ? strict_then_legacy() : std::vector<rung>{{&b, profile::strict}};
   }
   fallback_request smtp_request(std::uint16_t port, std::vector<rung> ladder) const {
-    fallback_request r = request_to(port, std::move(ladder));
-    r.before_tls = smtp_starttls("client.test");
-    r.stream_opts = smtp::line_limits();
-    return r;
+    return smtp_request_to(port, std::move(ladder));
   }
 };
-
-// EHLO over the new TLS session; the server must not offer STARTTLS again.
-void expect_ehlo_over_tls(stream& s) {
-  ASSERT_EQ(s.write("EHLO client.test\r\n"), std::error_code{});  // ok (the stream handed back blocks)
-  std::string line;
-  bool starttls = false;
-  for (int i = 0; i < 50; ++i) {
-    const result<std::string_view> got = s.read_line();
-    ASSERT_TRUE(got.ok()) << to_string(got);
-    line = *got;
-    ASSERT_EQ(line.rfind("250", 0), 0u) << line;
-    if (line.find("STARTTLS") != std::string::npos) starttls = true;
-    if (line.rfind("250 ", 0) == 0) break;
-  }
-  EXPECT_EQ(line.rfind("250 ", 0), 0u);
-  EXPECT_FALSE(starttls);
-  ASSERT_EQ(s.write("QUIT\r\n"), std::error_code{});
-  const result<std::string_view> bye = s.read_line();
-  ASSERT_TRUE(bye.ok()) << to_string(bye);
-  EXPECT_EQ(bye->rfind("221", 0), 0u) << *bye;
-}
 
 TEST_F(Starttls, StrictAgainstLegacySmtpEndsOnEofWithoutRetry) {
   auto srv = start_smtpd("legacy");
