@@ -228,6 +228,11 @@ void relay::serve(std::unique_ptr<socket_transport> client, int index, bool tamp
           return;
         }
         if (m == mode::hang_up) break;
+        if (m == mode::plaintext_reply) {
+          // The server's hello never comes: plaintext does, where it was due.
+          (void)send_all(*client, inject_bytes.data(), inject_bytes.size());
+          break;
+        }
         if (m == mode::silent) {
           silent = true;
           continue;

@@ -29,6 +29,7 @@ class relay {
     hang_up,         // at the client's first TLS record: close both sides (FIN, no alert)
     strip_starttls,  // in the server's plaintext lines, overwrite "STARTTLS" with "XXXXXXXX"
     inject,          // after the server line starting with inject_after, send inject_bytes too
+    plaintext_reply, // at the client's first TLS record: answer it with inject_bytes (plaintext), then close
   };
 
   // Relays to 127.0.0.1:upstream_port; the listening port is port().

@@ -125,6 +125,52 @@ TEST_F(Starttls, InjectionAfterTheGoAheadIsNotRetried) {
   EXPECT_EQ(mitm.client_sent(1), "EHLO client.test\r\nSTARTTLS\r\n");
 }
 
+TEST_F(Starttls, PlaintextWhereTheServerHelloWasDueIsAnInjection) {
+  // Plaintext that comes after the go-ahead, in place of the server's hello (not
+  // in the same read as the 220): the stream names it an injection, as it does
+  // for bytes behind the 220 line, and the ladder never retries it.
+  auto srv = start_smtpd("legacy");
+  UPTLS_REQUIRE_PEER(srv);
+  relay mitm(srv.port);
+  mitm.set_injection("", "454 4.7.0 TLS not available due to temporary reason\r\n");
+  mitm.tamper(relay::mode::plaintext_reply, 0);
+  auto req = smtp_request(mitm.port(), full_ladder());
+  req.eof_is_trigger = true;  // even opted in: plaintext is no refusal of a profile
+  const fallback_result res = connect_with_fallback(req);
+  EXPECT_FALSE(res.ok());
+  EXPECT_EQ(res.report.error, errc::plaintext_injection) << res.report.to_string();
+  ASSERT_EQ(res.report.attempts.size(), 1u);
+  const attempt_report& a = res.report.attempts[0];
+  EXPECT_EQ(a.stage, attempt_stage::handshake);
+  EXPECT_EQ(a.error, errc::plaintext_injection);
+  EXPECT_FALSE(a.failure.server_handshake_seen);
+  EXPECT_FALSE(a.allows_next);
+  EXPECT_EQ(a.why, "plaintext arrived after the go-ahead, before the handshake (possible injection): never retried");
+  EXPECT_EQ(mitm.connections(), 1);
+  // The ClientHello was answered by the man in the middle, never forwarded.
+  EXPECT_EQ(mitm.client_sent(1), "EHLO client.test\r\nSTARTTLS\r\n");
+}
+
+TEST_F(Starttls, PlaintextServerOnAnImplicitTlsRequestIsNotTls) {
+  // A port mix-up: implicit TLS asked of an SMTP server that greets in plaintext.
+  // On a fresh connection (no go-ahead read) that is not_tls, not an injection,
+  // and never retried.
+  auto srv = start_smtpd("legacy");
+  UPTLS_REQUIRE_PEER(srv);
+  relay mitm(srv.port);  // untouched; counts connections
+  auto req = request_to(mitm.port(), full_ladder());  // before_tls = implicit_tls()
+  req.eof_is_trigger = true;
+  const fallback_result res = connect_with_fallback(req);
+  EXPECT_FALSE(res.ok());
+  EXPECT_EQ(res.report.error, errc::not_tls) << res.report.to_string();
+  ASSERT_EQ(res.report.attempts.size(), 1u);
+  EXPECT_EQ(res.report.attempts[0].stage, attempt_stage::handshake);
+  EXPECT_EQ(res.report.attempts[0].error, errc::not_tls);
+  EXPECT_FALSE(res.report.attempts[0].allows_next);
+  EXPECT_EQ(res.report.attempts[0].why, "this failure is never retried");
+  EXPECT_EQ(mitm.connections(), 1);
+}
+
 TEST_F(Starttls, ForgedAlertBeforeModernSmtpIsAnAnomaly) {
   if (!has_rsa(b)) GTEST_SKIP() << b.name() << " has no RSA key exchange";
   auto srv = start_smtpd("modern");
