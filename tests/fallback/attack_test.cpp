@@ -206,7 +206,7 @@ TEST_F(Attack, SilenceTimesOutAndIsNotRetried) {
   relay mitm(srv.port);
   mitm.tamper(relay::mode::silent, 1);
   auto req = request_to(mitm.port(), full_ladder());
-  req.socket.io_timeout = 300ms;
+  req.stream_opts.io_timeout = 300ms;
   req.base.handshake_timeout = 2s;
   const fallback_result res = connect_with_fallback(req);
   EXPECT_FALSE(res.ok());

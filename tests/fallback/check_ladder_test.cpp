@@ -3,6 +3,7 @@
 // shows the capability refusal even in a build whose backends all have it.
 #include <gtest/gtest.h>
 
+#include "support.hpp"  // how gtest prints a result
 #include "uptls/fallback.hpp"
 
 namespace uptls {
@@ -27,9 +28,11 @@ const declared_only with_rsa("with-rsa", true);
 const declared_only without_rsa("without-rsa", false);
 
 TEST(CheckLadder, AcceptsStrictThenLegacyAndSingleRungs) {
-  EXPECT_FALSE(check_ladder(std::vector<rung>{{&without_rsa, profile::strict}, {&with_rsa, profile::legacy}}));
-  EXPECT_FALSE(check_ladder(std::vector<rung>{{&without_rsa, profile::strict}}));
-  EXPECT_FALSE(check_ladder(std::vector<rung>{{&with_rsa, profile::legacy}}));
+  // ok is the empty error (a result<>, so EXPECT_FALSE would now mean "not ok")
+  EXPECT_EQ(check_ladder(std::vector<rung>{{&without_rsa, profile::strict}, {&with_rsa, profile::legacy}}),
+            std::error_code{});
+  EXPECT_EQ(check_ladder(std::vector<rung>{{&without_rsa, profile::strict}}), std::error_code{});
+  EXPECT_EQ(check_ladder(std::vector<rung>{{&with_rsa, profile::legacy}}), std::error_code{});
 }
 
 TEST(CheckLadder, RefusesLegacyWithoutRsaKeyExchange) {
@@ -68,6 +71,28 @@ TEST(CheckLadder, TheLadderRefusesBeforeDialling) {
   EXPECT_EQ(res.report.to_string(),
             "outcome 127.0.0.1:9: failed: unsupported: refused before dialling: rung 2 asks for legacy on "
             "without-rsa, which has no RSA key exchange");
+}
+
+TEST(CheckLadder, TheConnectorRefusesInItsFirstResume) {
+  // The state machine refuses the same request the same way, at once: nothing to
+  // wait for, no socket, no stream handed back.
+  fallback_request req;
+  req.host = "127.0.0.1";
+  req.port = 9;
+  req.ladder = {{&with_rsa, profile::strict}, {&without_rsa, profile::legacy}};
+  fallback_connector ladder(req);
+  const result<> r = ladder.resume();
+  EXPECT_EQ(r, errc::unsupported);
+  EXPECT_FALSE(r.would_block());
+  EXPECT_EQ(ladder.native_handle(), -1);
+  EXPECT_EQ(ladder.wants(), wait_for::none);
+  EXPECT_FALSE(ladder.next_deadline().has_value());
+  EXPECT_EQ(ladder.resume(), errc::unsupported);  // spent: it says the same again
+  fallback_result res = ladder.take();
+  EXPECT_FALSE(res.ok());
+  EXPECT_EQ(res.report.error, errc::unsupported);
+  EXPECT_TRUE(res.report.attempts.empty());
+  EXPECT_EQ(res.report.to_string(), connect_with_fallback(req).report.to_string());
 }
 
 }  // namespace

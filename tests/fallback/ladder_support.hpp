@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "peers.hpp"
@@ -15,18 +17,36 @@
 namespace uptls::test {
 
 // A request to 127.0.0.1:port checked against the name "localhost" (every backend
-// matches DNS names), trusting the test CA, with short timeouts.
+// matches DNS names), trusting the test CA, with short timeouts (the I/O timeout
+// is the stream's now: each attempt's stream gets stream_opts).
 inline fallback_request request_to(std::uint16_t port, std::vector<rung> ladder) {
   fallback_request r;
   r.host = "127.0.0.1";
   r.port = port;
   r.socket.connect_timeout = 5s;
-  r.socket.io_timeout = 5s;
+  r.stream_opts.io_timeout = 5s;
   r.peer.server_name = "localhost";
   r.base = client_config(profile::strict);
   r.base.handshake_timeout = 10s;
   r.ladder = std::move(ladder);
   return r;
+}
+
+// A prelude made of one step, resumed like any dialogue: step(stream&) returns
+// would-block to be called again once the stream is ready, ok when the stream is
+// ready for the handshake, or why it failed. Each attempt gets its own copy of
+// step (and of whatever state it captured), as each gets a fresh connection.
+template <class Step>
+prelude prelude_of(Step step) {
+  class dialogue final : public prelude_dialogue {
+   public:
+    explicit dialogue(Step s) : step_(std::move(s)) {}
+    result<> resume(stream& s) override { return step_(s); }
+
+   private:
+    Step step_;
+  };
+  return [step] { return std::make_unique<dialogue>(step); };
 }
 
 // "openssl strict", as the report names a rung.

@@ -19,10 +19,10 @@ class Ladder : public ::testing::Test {
 
 // Writes a line and reads it back from an echo server, proving the stream is usable.
 void expect_echo(stream& s) {
-  ASSERT_FALSE(s.write("ladder says hello\n"));
-  std::string line;
-  ASSERT_FALSE(s.read_line(line));
-  EXPECT_EQ(line, "ladder says hello");
+  ASSERT_EQ(s.write("ladder says hello\n"), std::error_code{});  // ok (the stream handed back blocks)
+  const result<std::string_view> line = s.read_line();
+  ASSERT_TRUE(line.ok()) << to_string(line);
+  EXPECT_EQ(*line, "ladder says hello");
 }
 
 TEST_F(Ladder, StrictAloneFailsWithAlert40FromOpensslRsaOnly) {
@@ -111,7 +111,7 @@ TEST_F(Ladder, FallsBackToLegacyAgainstOpensslRsaOnly) {
   // The stream handed back is live TLS: s_server prints what it decrypts.
   stream& s = *res.connection;
   ASSERT_TRUE(s.is_tls());
-  ASSERT_FALSE(s.write("hello through the ladder\n"));
+  ASSERT_EQ(s.write("hello through the ladder\n"), std::error_code{});
   EXPECT_TRUE(srv.process->wait_for_output("hello through the ladder", 5s));
 }
 
@@ -259,10 +259,16 @@ TEST_F(Ladder, PreludeFailureIsNotRetried) {
   UPTLS_REQUIRE_PEER(srv);
   relay mitm(srv.port);
   auto req = request_to(mitm.port(), strict_then_legacy());
-  req.before_tls = [](stream& s) -> std::error_code {
-    if (auto ec = s.write("STARTTLS\r\n")) return ec;
+  // Says STARTTLS, sees it sent (the ladder's stream does not block: flush may
+  // have to be called again), then gives up as a refused STARTTLS would.
+  req.before_tls = prelude_of([said = false](stream& s) mutable -> result<> {
+    if (!said) {
+      said = true;
+      if (const result<> w = s.write("STARTTLS\r\n"); !w) return w;
+    }
+    if (const result<> f = s.flush(); !f) return f;
     return errc::starttls_refused;
-  };
+  });
   const fallback_result res = connect_with_fallback(req);
   EXPECT_FALSE(res.ok());
   EXPECT_EQ(res.report.error, errc::starttls_refused);
@@ -276,13 +282,11 @@ TEST_F(Ladder, PreludeMustLeaveTheUpgradeToTheLadder) {
   auto srv = start_openssl_modern();
   UPTLS_REQUIRE_PEER(srv);
   auto req = request_to(srv.port, {{&b, profile::strict}});
-  const tls_config cfg = req.base;
-  const backend* lib = &b;
-  req.before_tls = [cfg, lib](stream& s) -> std::error_code {
-    auto ctx = lib->make_context(cfg, role::client);
-    if (!ctx) return ctx.error();
-    return s.start_tls(*ctx, {"localhost"});
-  };
+  auto ctx = b.make_context(req.base, role::client);
+  ASSERT_TRUE(ctx.ok()) << to_string(ctx);
+  // A prelude that upgrades the stream itself (resumed until its handshake ends):
+  // the ladder must refuse the session it did not make.
+  req.before_tls = prelude_of([ctx = *ctx](stream& s) { return s.start_tls(ctx, {"localhost"}); });
   const fallback_result res = connect_with_fallback(req);
   EXPECT_FALSE(res.ok());
   EXPECT_EQ(res.report.error, errc::usage);

@@ -18,15 +18,15 @@ template <class Make>
 peer start(peer_program program, const std::string& ready, Make make) {
   missing = false;
   problem = peer_problem(program);
-  if (!problem.empty()) return {};
+  if (!problem.empty()) return {program, nullptr, 0};
   for (int attempt = 0; attempt < 3; ++attempt) {
     const std::uint16_t port = free_port();
     auto c = child::spawn(make(port));
     std::string seen;
-    if (c->wait_for_output(ready, 10s, &seen)) return {std::move(c), port};
+    if (c->wait_for_output(ready, 10s, &seen)) return {program, std::move(c), port};
     problem = make(port).front() + " did not start: " + seen;
   }
-  return {};
+  return {program, nullptr, 0};
 }
 
 }  // namespace
@@ -53,7 +53,7 @@ peer start_gnutls_rsa_only() {
   if (!private_network()) {
     missing = true;
     problem = wildcard_listener_skip;
-    return {};
+    return {peer_program::gnutls_serv, nullptr, 0};
   }
   return start(peer_program::gnutls_serv, "listening on IPv4", [](std::uint16_t port) {
     return std::vector<std::string>{"gnutls-serv", "--echo", "--disable-client-cert", "--port", std::to_string(port),

@@ -10,6 +10,7 @@
 namespace uptls::test {
 
 struct peer {
+  peer_program program = peer_program::openssl;  // the program it runs, for UPTLS_REQUIRE_PEER_PROGRAM
   std::unique_ptr<child> process;
   std::uint16_t port = 0;
   explicit operator bool() const { return process != nullptr; }
@@ -36,9 +37,11 @@ bool last_peer_missing();
 }  // namespace uptls::test
 
 // Skips the test only when the peer is genuinely optional here (and says why);
-// fails it when the peer is missing, cannot do its job, or did not start.
-#define UPTLS_REQUIRE_PEER(p)                                                              \
-  do {                                                                                     \
+// fails it when the program is missing or cannot do its job (naming the Debian
+// package, through UPTLS_REQUIRE_PEER_PROGRAM), or when it did not start.
+#define UPTLS_REQUIRE_PEER(p)                                                                           \
+  do {                                                                                                  \
     if (!(p) && ::uptls::test::last_peer_missing()) GTEST_SKIP() << ::uptls::test::last_peer_problem(); \
-    ASSERT_TRUE(p) << ::uptls::test::last_peer_problem();                                  \
+    UPTLS_REQUIRE_PEER_PROGRAM((p).program);                                                            \
+    ASSERT_TRUE(p) << ::uptls::test::last_peer_problem();                                               \
   } while (0)

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support.hpp"  // how gtest prints a result
 #include "uptls/fallback.hpp"
 
 namespace uptls {
@@ -45,7 +46,7 @@ class PinFile : public ::testing::Test {
 TEST(PinMemory, PinsHostAndPortWithoutCase) {
   pin_store pins;
   EXPECT_FALSE(pins.is_pinned("mail.example", 25));
-  EXPECT_FALSE(pins.pin("Mail.Example", 25));
+  EXPECT_EQ(pins.pin("Mail.Example", 25), std::error_code{});
   EXPECT_TRUE(pins.is_pinned("mail.example", 25));
   EXPECT_TRUE(pins.is_pinned("MAIL.EXAMPLE", 25));
   EXPECT_FALSE(pins.is_pinned("mail.example", 587));  // another port is another service
@@ -56,11 +57,11 @@ TEST(PinMemory, PinsHostAndPortWithoutCase) {
 
 TEST(PinMemory, UnpinForgets) {
   pin_store pins;
-  ASSERT_FALSE(pins.pin("::1", 465));
+  ASSERT_EQ(pins.pin("::1", 465), std::error_code{});
   EXPECT_TRUE(pins.is_pinned("::1", 465));
-  EXPECT_FALSE(pins.unpin("::1", 465));
+  EXPECT_EQ(pins.unpin("::1", 465), std::error_code{});
   EXPECT_FALSE(pins.is_pinned("::1", 465));
-  EXPECT_FALSE(pins.unpin("::1", 465));  // twice is fine
+  EXPECT_EQ(pins.unpin("::1", 465), std::error_code{});  // twice is fine
 }
 
 TEST(PinMemory, RefusesNamesThatCannotBeStored) {
@@ -75,7 +76,7 @@ TEST(PinMemory, RefusesNamesThatCannotBeStored) {
 
 TEST(PinMemory, ZeroTtlPinsExpireAtOnce) {
   pin_store pins(0s);
-  EXPECT_FALSE(pins.pin("mail.example", 25));
+  EXPECT_EQ(pins.pin("mail.example", 25), std::error_code{});
   EXPECT_FALSE(pins.is_pinned("mail.example", 25));
   EXPECT_EQ(pins.size(), 0u);
 }
@@ -84,8 +85,8 @@ TEST_F(PinFile, WrittenAndReadBack) {
   {
     pin_store pins(file(), 3600s);
     EXPECT_EQ(pins.file(), file());
-    ASSERT_FALSE(pins.pin("Mail.Example", 25));
-    ASSERT_FALSE(pins.pin("127.0.0.1", 465));
+    ASSERT_EQ(pins.pin("Mail.Example", 25), std::error_code{});
+    ASSERT_EQ(pins.pin("127.0.0.1", 465), std::error_code{});
   }
   const std::string text = read();
   EXPECT_EQ(text.rfind("# uptls strict pins", 0), 0u) << text;
@@ -122,9 +123,9 @@ TEST_F(PinFile, WrittenAndReadBack) {
 TEST_F(PinFile, UnpinRewritesTheFile) {
   {
     pin_store pins(file());
-    ASSERT_FALSE(pins.pin("a.example", 25));
-    ASSERT_FALSE(pins.pin("b.example", 25));
-    ASSERT_FALSE(pins.unpin("a.example", 25));
+    ASSERT_EQ(pins.pin("a.example", 25), std::error_code{});
+    ASSERT_EQ(pins.pin("b.example", 25), std::error_code{});
+    ASSERT_EQ(pins.unpin("a.example", 25), std::error_code{});
   }
   pin_store again(file());
   EXPECT_FALSE(again.is_pinned("a.example", 25));
@@ -139,7 +140,7 @@ TEST_F(PinFile, ExpiredEntriesAreIgnoredAndDropped) {
   EXPECT_FALSE(pins.is_pinned("past.example", 25));
   EXPECT_TRUE(pins.is_pinned("future.example", 25));
   EXPECT_EQ(pins.size(), 1u);
-  ASSERT_FALSE(pins.pin("new.example", 587));
+  ASSERT_EQ(pins.pin("new.example", 587), std::error_code{});
   const std::string text = read();
   EXPECT_EQ(text.find("past.example"), std::string::npos) << text;
   EXPECT_NE(text.find("future.example 25 " + std::to_string(now + 1000)), std::string::npos) << text;
@@ -181,7 +182,7 @@ TEST_F(PinFile, BinaryGarbageIsAnEmptyStore) {
   write(junk);
   pin_store pins(file());
   EXPECT_EQ(pins.size(), 0u);
-  EXPECT_FALSE(pins.pin("mail.example", 25));  // and it can be rewritten cleanly
+  EXPECT_EQ(pins.pin("mail.example", 25), std::error_code{});  // and it can be rewritten cleanly
   pin_store again(file());
   EXPECT_EQ(again.size(), 1u);
 }
@@ -194,9 +195,10 @@ TEST_F(PinFile, MissingFileIsAnEmptyStore) {
 
 TEST_F(PinFile, UnwritableFileKeepsThePinInMemory) {
   pin_store pins(dir_ / "no-such-dir" / "pins");
-  const std::error_code ec = pins.pin("mail.example", 25);
+  const result<> r = pins.pin("mail.example", 25);
   // The file's folder does not exist: the error says so.
-  EXPECT_EQ(ec, std::errc::no_such_file_or_directory) << ec.message();
+  EXPECT_TRUE(r.failed()) << to_string(r);
+  EXPECT_EQ(r.error(), std::errc::no_such_file_or_directory) << to_string(r);
   EXPECT_TRUE(pins.is_pinned("mail.example", 25));
 }
 
@@ -204,7 +206,10 @@ TEST_F(PinFile, DirectoryInsteadOfFileIsNoCrash) {
   fs::create_directories(file());
   pin_store pins(file());
   EXPECT_EQ(pins.size(), 0u);
-  EXPECT_TRUE(pins.pin("mail.example", 25));  // cannot replace a directory
+  // The new file cannot be renamed over a directory: the pin fails to save, and says why.
+  const result<> r = pins.pin("mail.example", 25);
+  EXPECT_TRUE(r.failed()) << to_string(r);
+  EXPECT_EQ(r.error(), std::errc::is_a_directory) << to_string(r);
   EXPECT_TRUE(pins.is_pinned("mail.example", 25));
 }
 

@@ -19,30 +19,9 @@ class Starttls : public ::testing::Test {
     return has_rsa(b) ? strict_then_legacy() : std::vector<rung>{{&b, profile::strict}};
   }
   fallback_request smtp_request(std::uint16_t port, std::vector<rung> ladder) const {
-    fallback_request r = request_to(port, std::move(ladder));
-    r.before_tls = smtp_starttls("client.test");
-    r.stream_opts = smtp::line_limits();
-    return r;
+    return smtp_request_to(port, std::move(ladder));
   }
 };
-
-// EHLO over the new TLS session; the server must not offer STARTTLS again.
-void expect_ehlo_over_tls(stream& s) {
-  ASSERT_FALSE(s.write("EHLO client.test\r\n"));
-  std::string line;
-  bool starttls = false;
-  for (int i = 0; i < 50; ++i) {
-    ASSERT_FALSE(s.read_line(line));
-    ASSERT_EQ(line.rfind("250", 0), 0u) << line;
-    if (line.find("STARTTLS") != std::string::npos) starttls = true;
-    if (line.rfind("250 ", 0) == 0) break;
-  }
-  EXPECT_EQ(line.rfind("250 ", 0), 0u);
-  EXPECT_FALSE(starttls);
-  ASSERT_FALSE(s.write("QUIT\r\n"));
-  ASSERT_FALSE(s.read_line(line));
-  EXPECT_EQ(line.rfind("221", 0), 0u) << line;
-}
 
 TEST_F(Starttls, StrictAgainstLegacySmtpEndsOnEofWithoutRetry) {
   auto srv = start_smtpd("legacy");
@@ -144,6 +123,52 @@ TEST_F(Starttls, InjectionAfterTheGoAheadIsNotRetried) {
   EXPECT_EQ(mitm.connections(), 1);
   // Not a byte of TLS went out after the injection was seen.
   EXPECT_EQ(mitm.client_sent(1), "EHLO client.test\r\nSTARTTLS\r\n");
+}
+
+TEST_F(Starttls, PlaintextWhereTheServerHelloWasDueIsAnInjection) {
+  // Plaintext that comes after the go-ahead, in place of the server's hello (not
+  // in the same read as the 220): the stream names it an injection, as it does
+  // for bytes behind the 220 line, and the ladder never retries it.
+  auto srv = start_smtpd("legacy");
+  UPTLS_REQUIRE_PEER(srv);
+  relay mitm(srv.port);
+  mitm.set_injection("", "454 4.7.0 TLS not available due to temporary reason\r\n");
+  mitm.tamper(relay::mode::plaintext_reply, 0);
+  auto req = smtp_request(mitm.port(), full_ladder());
+  req.eof_is_trigger = true;  // even opted in: plaintext is no refusal of a profile
+  const fallback_result res = connect_with_fallback(req);
+  EXPECT_FALSE(res.ok());
+  EXPECT_EQ(res.report.error, errc::plaintext_injection) << res.report.to_string();
+  ASSERT_EQ(res.report.attempts.size(), 1u);
+  const attempt_report& a = res.report.attempts[0];
+  EXPECT_EQ(a.stage, attempt_stage::handshake);
+  EXPECT_EQ(a.error, errc::plaintext_injection);
+  EXPECT_FALSE(a.failure.server_handshake_seen);
+  EXPECT_FALSE(a.allows_next);
+  EXPECT_EQ(a.why, "plaintext arrived after the go-ahead, before the handshake (possible injection): never retried");
+  EXPECT_EQ(mitm.connections(), 1);
+  // The ClientHello was answered by the man in the middle, never forwarded.
+  EXPECT_EQ(mitm.client_sent(1), "EHLO client.test\r\nSTARTTLS\r\n");
+}
+
+TEST_F(Starttls, PlaintextServerOnAnImplicitTlsRequestIsNotTls) {
+  // A port mix-up: implicit TLS asked of an SMTP server that greets in plaintext.
+  // On a fresh connection (no go-ahead read) that is not_tls, not an injection,
+  // and never retried.
+  auto srv = start_smtpd("legacy");
+  UPTLS_REQUIRE_PEER(srv);
+  relay mitm(srv.port);  // untouched; counts connections
+  auto req = request_to(mitm.port(), full_ladder());  // before_tls = implicit_tls()
+  req.eof_is_trigger = true;
+  const fallback_result res = connect_with_fallback(req);
+  EXPECT_FALSE(res.ok());
+  EXPECT_EQ(res.report.error, errc::not_tls) << res.report.to_string();
+  ASSERT_EQ(res.report.attempts.size(), 1u);
+  EXPECT_EQ(res.report.attempts[0].stage, attempt_stage::handshake);
+  EXPECT_EQ(res.report.attempts[0].error, errc::not_tls);
+  EXPECT_FALSE(res.report.attempts[0].allows_next);
+  EXPECT_EQ(res.report.attempts[0].why, "this failure is never retried");
+  EXPECT_EQ(mitm.connections(), 1);
 }
 
 TEST_F(Starttls, ForgedAlertBeforeModernSmtpIsAnAnomaly) {
