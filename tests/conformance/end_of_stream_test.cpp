@@ -60,6 +60,39 @@ TEST_F(Connected, CloseTwiceIsHarmlessAndWriteAfterCloseIsUsage) {
   EXPECT_EQ(*end, 0u);
 }
 
+// Harmless means no I/O: a second close() must not send a second close_notify.
+// Over a non-blocking transport a second alert could would-block, and over a
+// transport shut down after the first close it would fail (and that failure
+// would be sticky), where the caller had nothing left to do.
+TEST(CloseTwice, TheSecondCloseSendsNothing) {
+  auto c = client_ctx(client_config());
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c && s);
+  transport_pair io = memory_pair();
+  counting_transport* const wire = count_client_writes(io);
+  engine_pair p = connected(*c, *s, std::move(io));
+  ASSERT_TRUE(p.client && p.server);
+  ASSERT_FALSE(HasFailure());
+  const std::size_t before_close = wire->written();
+  ASSERT_TRUE(is_ok(finish(*p.io.client, [&] { return p.client->close(); })));
+  const std::size_t alert = wire->written() - before_close;
+  EXPECT_GE(alert, 7u) << "a close_notify record: a 5-byte header and at least 2 bytes";
+  const result<> second = p.client->close();
+  EXPECT_TRUE(is_ok(second));
+  EXPECT_EQ(wire->written() - before_close, alert) << "the second close() wrote another " << (wire->written() - before_close - alert) << " bytes";
+  // What the shut-down transport shows: the second close has nothing to write.
+  p.io.client->shutdown_write();
+  EXPECT_TRUE(is_ok(p.client->close())) << "after the transport was shut down too";
+  std::byte buf[16];
+  const result<std::size_t> end = finish(*p.io.server, [&] { return p.server->read(buf); });
+  ASSERT_TRUE(is_ok(end));
+  EXPECT_EQ(*end, 0u);
+  std::byte raw[64];
+  const result<std::size_t> after = p.io.server->read_some(raw);
+  EXPECT_TRUE(after.ok() && *after == 0) << "nothing but the end of the stream after the one close_notify: "
+                                          << (after.ok() ? std::to_string(*after) + " bytes" : to_string(after));
+}
+
 TEST_F(Connected, TransportEndWithoutCloseNotifyIsTruncation) {
   ASSERT_TRUE(is_ok(engine_write_text(*p.client, *p.io.client, "partial")));
   p.io.client->close();  // the connection ends without close_notify

@@ -35,6 +35,13 @@ transport_pair socket_pair(milliseconds io_timeout) {
   return {std::move(*client), std::move(*server), io_timeout};
 }
 
+counting_transport* count_client_writes(transport_pair& t) {
+  auto counted = std::make_unique<counting_transport>(std::move(t.client));
+  counting_transport* view = counted.get();
+  t.client = std::move(counted);
+  return view;
+}
+
 result<std::unique_ptr<engine>> new_engine(const context& ctx, transport& io, const peer_options& peer) {
   return static_cast<const detail::context_impl&>(ctx).make_engine(io, peer);
 }

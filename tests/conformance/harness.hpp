@@ -58,6 +58,32 @@ transport_pair memory_pair(pipe_options opts = {});
 // A TCP connection over 127.0.0.1 (port 0); each call waits at most io_timeout.
 transport_pair socket_pair(milliseconds io_timeout = call_limit);
 
+// A transport that forwards every call to another (which it owns) and counts
+// the bytes written through it: what an engine call put on the wire.
+class counting_transport final : public transport {
+ public:
+  explicit counting_transport(std::unique_ptr<transport> inner) : inner_(std::move(inner)) {}
+  result<std::size_t> read_some(std::span<std::byte> buf) override { return inner_->read_some(buf); }
+  result<std::size_t> write_some(std::span<const std::byte> buf) override {
+    const result<std::size_t> r = inner_->write_some(buf);
+    if (r.ok()) written_ += *r;
+    return r;
+  }
+  void shutdown_write() noexcept override { inner_->shutdown_write(); }
+  void close() noexcept override { inner_->close(); }
+  result<> wait(wait_for w, clock::time_point deadline) override { return inner_->wait(w, deadline); }
+  int native_handle() const noexcept override { return inner_->native_handle(); }
+  // Bytes the inner transport took so far (read by the thread that writes).
+  std::size_t written() const noexcept { return written_; }
+
+ private:
+  std::unique_ptr<transport> inner_;
+  std::size_t written_ = 0;
+};
+
+// The same pair with the client's end counted (the pair's client points to it).
+counting_transport* count_client_writes(transport_pair& t);
+
 // Runs one resumable call to its end: step() again after io.wait(r.wants(), ...)
 // whenever it would block. errc::timeout once `limit` has passed; a failed
 // wait (the transport was closed under it) ends it with that error. Counts how
