@@ -25,15 +25,25 @@ transport_pair memory_pair(pipe_options opts) {
 
 transport_pair socket_pair(milliseconds io_timeout) {
   auto listener = tcp_listener::listen("127.0.0.1", 0);
-  EXPECT_TRUE(listener.ok());
+  EXPECT_TRUE(listener.ok()) << to_string(listener);
   if (!listener) return {};
-  const socket_options opts{milliseconds{5'000}, io_timeout};
-  auto client = tcp_connect("127.0.0.1", listener->port(), opts);
+  auto client = tcp_connect("127.0.0.1", listener->port(), {.connect_timeout = milliseconds{5'000}});
   EXPECT_TRUE(client.ok()) << name_of(client.error());
-  auto server = listener->accept(milliseconds{5'000}, opts);
+  auto server = listener->accept(milliseconds{5'000});
   EXPECT_TRUE(server.ok()) << name_of(server.error());
   if (!client || !server) return {};
-  return {std::move(*client), std::move(*server)};
+  return {std::move(*client), std::move(*server), io_timeout};
+}
+
+counting_transport* count_client_writes(transport_pair& t) {
+  auto counted = std::make_unique<counting_transport>(std::move(t.client));
+  counting_transport* view = counted.get();
+  t.client = std::move(counted);
+  return view;
+}
+
+result<std::unique_ptr<engine>> new_engine(const context& ctx, transport& io, const peer_options& peer) {
+  return static_cast<const detail::context_impl&>(ctx).make_engine(io, peer);
 }
 
 engine_pair make_engines(const context& client, const context& server, transport_pair io,
@@ -43,8 +53,8 @@ engine_pair make_engines(const context& client, const context& server, transport
   if (!p.io.client || !p.io.server) return p;
   peer_options peer;
   peer.server_name = server_name;
-  auto c = client.make_engine(*p.io.client, peer);
-  auto s = server.make_engine(*p.io.server, {});
+  auto c = new_engine(client, *p.io.client, peer);
+  auto s = new_engine(server, *p.io.server, {});
   EXPECT_TRUE(c.ok()) << name_of(c.error());
   EXPECT_TRUE(s.ok()) << name_of(s.error());
   if (c) p.client = std::move(*c);
@@ -56,19 +66,20 @@ handshake_results handshake_both(engine_pair& p) {
   handshake_results r;
   if (!p.client || !p.server) {
     ADD_FAILURE() << "no engines";
-    r.client = r.server = {tls_status::error, 0, make_error_code(errc::internal)};
+    r.client = r.server = errc::internal;
     return r;
   }
   // A side that fails only half-closes: the peer reads EOF instead of waiting
-  // out a timeout, and may still finish writing its flight (libraries that
+  // out its bound, and may still finish writing its flight (libraries that
   // flush message by message would otherwise see a reset instead of our alert).
-  auto server = in_thread([&p] {
-    const op_result s = p.server->handshake();
-    if (s.status != tls_status::ok) p.io.server->shutdown_write();
+  const milliseconds limit = p.io.io_timeout;
+  auto server = in_thread([&p, &r, limit] {
+    const result<> s = finish(*p.io.server, [&] { return p.server->handshake(); }, limit, &r.server_blocked);
+    if (!s.ok()) p.io.server->shutdown_write();
     return s;
   });
-  r.client = p.client->handshake();
-  if (r.client.status != tls_status::ok) p.io.client->shutdown_write();
+  r.client = finish(*p.io.client, [&] { return p.client->handshake(); }, limit, &r.client_blocked);
+  if (!r.client.ok()) p.io.client->shutdown_write();
   r.server = server.get();
   return r;
 }
@@ -78,58 +89,63 @@ engine_pair connected(const context& client, const context& server, transport_pa
   engine_pair p = make_engines(client, server, std::move(io), server_name);
   if (!p.client || !p.server) return p;
   const handshake_results r = handshake_both(p);
-  EXPECT_EQ(r.client.status, tls_status::ok) << "client: " << name_of(r.client.error) << " "
-                                             << p.client->failure().text;
-  EXPECT_EQ(r.server.status, tls_status::ok) << "server: " << name_of(r.server.error) << " "
-                                             << p.server->failure().text;
+  EXPECT_TRUE(r.client.ok()) << "client: " << to_string(r.client) << " " << p.client->failure().text;
+  EXPECT_TRUE(r.server.ok()) << "server: " << to_string(r.server) << " " << p.server->failure().text;
   return p;
 }
 
-std::error_code engine_write_all(engine& e, std::span<const std::byte> data) {
+result<> engine_write_all(engine& e, transport& io, std::span<const std::byte> data, milliseconds limit) {
+  const auto deadline = clock::now() + limit;
   while (!data.empty()) {
-    const op_result r = e.write(data);
-    if (r.status == tls_status::error) return r.error;
-    if (r.status != tls_status::ok) return errc::timeout;  // blocking transports only here
-    if (r.bytes == 0 || r.bytes > data.size()) return errc::internal;
-    data = data.subspan(r.bytes);
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    // finish() calls write again with the same span after a would-block: the
+    // same bytes, as the engine contract asks.
+    const result<std::size_t> r = finish(io, [&] { return e.write(data); }, std::max(left, milliseconds{0}));
+    if (!r.ok()) return r.status();
+    if (*r == 0 || *r > data.size()) return errc::internal;  // a broken engine contract
+    data = data.subspan(*r);
   }
   return {};
 }
 
-std::error_code engine_read_exact(engine& e, std::span<std::byte> data) {
+result<> engine_read_exact(engine& e, transport& io, std::span<std::byte> data, milliseconds limit) {
+  const auto deadline = clock::now() + limit;
   while (!data.empty()) {
-    const op_result r = e.read(data);
-    if (r.status == tls_status::error) return r.error;
-    if (r.status == tls_status::closed) return errc::eof;
-    if (r.status != tls_status::ok) return errc::timeout;
-    if (r.bytes == 0 || r.bytes > data.size()) return errc::internal;
-    data = data.subspan(r.bytes);
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    const result<std::size_t> r = finish(io, [&] { return e.read(data); }, std::max(left, milliseconds{0}));
+    if (!r.ok()) return r.status();
+    if (*r == 0) return errc::eof;  // close_notify before the last byte
+    if (*r > data.size()) return errc::internal;
+    data = data.subspan(*r);
   }
   return {};
 }
 
-std::error_code engine_write_text(engine& e, std::string_view text) {
-  return engine_write_all(e, std::as_bytes(std::span(text.data(), text.size())));
+result<> engine_write_text(engine& e, transport& io, std::string_view text, milliseconds limit) {
+  return engine_write_all(e, io, std::as_bytes(std::span(text.data(), text.size())), limit);
 }
 
-std::error_code engine_read_text(engine& e, std::size_t n, std::string& out) {
+result<> engine_read_text(engine& e, transport& io, std::size_t n, std::string& out, milliseconds limit) {
   out.assign(n, '\0');
-  std::span<std::byte> buf = std::as_writable_bytes(std::span(out.data(), out.size()));
+  const std::span<std::byte> buf = std::as_writable_bytes(std::span(out.data(), out.size()));
+  const auto deadline = clock::now() + limit;
   std::size_t got = 0;
-  std::error_code ec;
+  result<> end;
   while (got < n) {
-    const op_result r = e.read(buf.subspan(got));
-    if (r.status == tls_status::ok) {
-      got += r.bytes;
-      continue;
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    const result<std::size_t> r = finish(io, [&] { return e.read(buf.subspan(got)); }, std::max(left, milliseconds{0}));
+    if (!r.ok()) {
+      end = r.status();
+      break;
     }
-    ec = r.status == tls_status::error ? r.error
-         : r.status == tls_status::closed ? make_error_code(errc::eof)
-                                           : make_error_code(errc::timeout);
-    break;
+    if (*r == 0) {
+      end = errc::eof;
+      break;
+    }
+    got += *r;
   }
   out.resize(got);
-  return ec;
+  return end;
 }
 
 std::string name_of(const std::error_code& ec) {

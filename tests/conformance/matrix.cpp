@@ -74,39 +74,44 @@ TEST_P(Matrix, HandshakeAndLinesBothWays) {
 
   auto listener = tcp_listener::listen("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok());
+  stream_options opts;
+  opts.io_timeout = 5s;
   std::optional<session_info> server_session;
   auto server = in_thread([&]() -> std::string {
-    auto conn = listener->accept(5s, {5s, 5s});
+    auto conn = listener->accept(5s);
     if (!conn) return "accept: " + name_of(conn.error());
-    stream s(std::move(*conn));
-    if (auto ec = s.start_tls(sctx)) return "server start_tls: " + name_of(ec) + " " + s.last_failure().text;
+    stream s(std::move(*conn), opts);
+    if (const result<> r = s.start_tls(sctx); !r) return "server start_tls: " + to_string(r) + " " + s.last_failure().text;
     server_session = *s.session();
-    std::string line;
-    if (auto ec = s.read_line(line)) return "server read: " + name_of(ec);
-    if (line != "ping") return "server got " + line;
-    if (auto ec = s.write("pong\r\n")) return "server write: " + name_of(ec);
-    if (auto ec = s.read_line(line); ec != errc::eof) return "server expected eof, got " + name_of(ec);
+    const result<std::string_view> ping = s.read_line();
+    if (!ping) return "server read: " + to_string(ping);
+    if (*ping != "ping") return "server got " + std::string(*ping);
+    if (const result<> r = s.write("pong\r\n"); !r) return "server write: " + to_string(r);
+    if (const result<std::string_view> r = s.read_line(); r != errc::eof) return "server expected eof, got " + to_string(r);
     return {};
   });
 
-  auto conn = tcp_connect("127.0.0.1", listener->port(), {5s, 5s});
+  auto conn = tcp_connect("127.0.0.1", listener->port(), {.connect_timeout = 5s});
   ASSERT_TRUE(conn.ok());
-  stream client(std::move(*conn));
-  const std::error_code ec = client.start_tls(cctx, {"localhost"});
-  EXPECT_FALSE(ec) << "client start_tls: " << name_of(ec) << " " << client.last_failure().text;
-  if (!ec) {
-    EXPECT_FALSE(client.write("ping\r\n"));
-    std::string line;
-    EXPECT_FALSE(client.read_line(line));
-    EXPECT_EQ(line, "pong");
+  stream client(std::move(*conn), opts);
+  const result<> up = client.start_tls(cctx, {"localhost"});
+  EXPECT_TRUE(up.ok()) << "client start_tls: " << to_string(up) << " " << client.last_failure().text;
+  if (up.ok()) {
+    EXPECT_TRUE(client.write("ping\r\n").ok());
+    const result<std::string_view> pong = client.read_line();
+    EXPECT_TRUE(pong.ok()) << to_string(pong);
+    EXPECT_EQ(pong.ok() ? std::string(*pong) : to_string(pong), "pong");
   }
-  EXPECT_FALSE(client.close());
+  EXPECT_TRUE(client.close().ok());
+  // The facts are still there after the close (built on first use, here).
+  const session_info* client_session = client.session();
   const std::string server_error = server.get();
   ASSERT_TRUE(server_error.empty()) << server_error;
-  ASSERT_FALSE(ec);
+  ASSERT_TRUE(up.ok());
   ASSERT_TRUE(server_session.has_value());
+  ASSERT_NE(client_session, nullptr);
 
-  const session_info& cs = *client.session();
+  const session_info& cs = *client_session;
   const session_info& ss = *server_session;
   EXPECT_EQ(cs.backend, m.client->name());
   EXPECT_EQ(ss.backend, m.server->name());
