@@ -145,6 +145,8 @@ result<std::size_t> mbed_engine::write(std::span<const std::byte> buf) {
 result<> mbed_engine::close() {
   if (error_) return failed();
   if (phase_ != phase::open) return make_error_code(errc::usage);
+  // One close_notify per connection: a second close() has nothing to send.
+  if (close_sent_) return {};
   blocked_ = wait_for::none;
   // Called again after want_write, mbedTLS flushes the alert it already queued.
   const int ret = mbedtls_ssl_close_notify(&ssl());

@@ -376,5 +376,34 @@ TEST_F(Connector, BlockingRequestGetsABlockingStream) {
   EXPECT_EQ(s.close(), std::error_code{});
 }
 
+
+// stream.hpp: "each call may wait for the peer at most io_timeout without
+// progress (a byte moved); a handshake at most tls_config::handshake_timeout in
+// all". So a server whose handshake keeps moving, but takes longer in all than
+// the I/O timeout, still completes within the handshake timeout. (Handshake
+// bytes moving once did not restart the idle clock: the I/O timeout bounded the
+// whole handshake, and this failed with a timeout at stage handshake.)
+TEST(HandshakeBound, HandshakeThatKeepsMovingIsBoundByTheHandshakeTimeoutNotTheIoTimeout) {
+  const backend& b = backend_under_test();
+  auto srv = start_openssl_modern();
+  UPTLS_REQUIRE_PEER(srv);
+  // The server's first flight (some 1.5 kB) comes 100 bytes per 100 ms: a byte
+  // moves far more often than every io_timeout, yet the flight takes over 1 s.
+  relay slow(srv.port);
+  slow.set_pace(100, 100ms);
+  auto req = request_to(slow.port(), {{&b, profile::strict}});
+  req.stream_opts.io_timeout = 600ms;
+  req.base.handshake_timeout = 10s;
+  const auto began = std::chrono::steady_clock::now();
+  fallback_result res = connect_with_fallback(req);
+  const auto took = std::chrono::steady_clock::now() - began;
+  ASSERT_TRUE(res.ok()) << res.report.to_string();
+  ASSERT_EQ(res.report.attempts.size(), 1u);
+  EXPECT_EQ(res.report.attempts[0].stage, attempt_stage::done);
+  // It meant something: the handshake took longer than the I/O timeout.
+  EXPECT_GT(took, req.stream_opts.io_timeout);
+  EXPECT_LT(took, req.base.handshake_timeout);
+}
+
 }  // namespace
 }  // namespace uptls::test
