@@ -2,6 +2,7 @@
 
 #include "schemes.hpp"
 #include "uptls/errc.hpp"
+#include "uptls/fallback.hpp"
 
 namespace uptls::cli {
 namespace {
@@ -53,14 +54,20 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
     return "the server refused STARTTLS; nothing else was sent." +
            std::string(p.laddered() ? "" : " --opportunistic would go on WITHOUT TLS");
   }
+  // The ladder would climb only where the library's one classification lets it,
+  // so a hint asks that classification instead of guessing from the error.
+  const failure_info none;
+  const failure_info& wire = f.detail != nullptr ? *f.detail : none;
   const bool strict_handshake = f.where == stage::handshake && f.failed_profile == profile::strict;
-  if ((ec == errc::handshake_failure || ec == errc::insufficient_security) && strict_handshake && !p.laddered()) {
+  const bool climbs = classify_failure(attempt_stage::handshake, ec, wire, false).allows_next;
+  const bool climbs_on_eof = classify_failure(attempt_stage::handshake, ec, wire, true).allows_next;
+  if (strict_handshake && climbs && !p.laddered()) {
     const std::string ladder = suggested_ladder(p);
     if (ladder.empty()) return "the server refused the strict profile, and no compiled-in backend has RSA key exchange";
     return "the server refused the strict profile; --ladder " + ladder +
            " retries on a fresh connection with RSA key exchange allowed (and reports it)";
   }
-  if (ec == errc::eof && strict_handshake && !p.eof_is_trigger) {
+  if (strict_handshake && !climbs && climbs_on_eof && !p.eof_is_trigger) {
     const std::string ladder = suggested_ladder(p);
     if (ladder.empty()) return "the server closed the connection during the handshake without an alert";
     // Some servers (Python's asyncio, for one) hang up on a ClientHello they
@@ -71,6 +78,14 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
            " retries once on a fresh connection with RSA key exchange allowed (and reports it)."
            " An attacker can cut connections too: use it only for a server you know does this";
   }
+  const bool wants_certificate = ec == errc::cert_required || wire.alert_received == alert_certificate_required;
+  if (wants_certificate && p.tls.cert_file.empty()) {
+    return "the server wants a client certificate: give --cert FILE --key FILE";
+  }
+  if (ec == errc::handshake_failure && wire.server_handshake_seen && p.tls.cert_file.empty()) {
+    // TLS 1.2 servers answer a missing client certificate with alert 40 after their hello.
+    return "the server ended the handshake after its hello; if it wants a client certificate, give --cert FILE --key FILE";
+  }
   if (ec == errc::cert_untrusted || ec == errc::cert_self_signed) {
     return "the certificate does not lead to a CA you trust (trusted: " + p.trust + "): give the CA with --cafile FILE";
   }
@@ -80,7 +95,6 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
   }
   if (ec == errc::cert_expired) return "the certificate has expired (or this machine's clock is wrong)";
   if (ec == errc::cert_not_yet_valid) return "the certificate is not valid yet (or this machine's clock is wrong)";
-  if (ec == errc::cert_required) return "the server wants a client certificate: give --cert FILE --key FILE";
   if (ec == errc::connection_refused) {
     return "nothing listens on " + p.host + " port " + std::to_string(p.port) + "; " + std::string(s.protocol) +
            " is " + protocol_ports(s);

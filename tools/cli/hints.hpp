@@ -9,6 +9,7 @@
 
 #include "exit_code.hpp"
 #include "plan.hpp"
+#include "uptls/session.hpp"
 
 namespace uptls::cli {
 
@@ -17,7 +18,12 @@ struct hint_facts {
   stage where = stage::connect;
   int server_lines = 0;                // lines the server sent before the failure
   profile failed_profile = profile::strict;  // the profile of the handshake that failed
+  const failure_info* detail = nullptr;      // what the wire and the library said (handshake failures)
 };
+
+// TLS alert 116 (certificate_required, RFC 8446): the server wanted a client
+// certificate. uptls reports it as errc::peer_alert with the number in detail.
+inline constexpr int alert_certificate_required = 116;
 
 // The hint for a failure, or empty when there is nothing useful to add.
 std::string hint_for(const probe_plan& plan, const hint_facts& f);

@@ -129,10 +129,13 @@ int probe_env::fail_with(std::error_code ec, const failure_info* detail, stage w
   f.code = ec;
   f.name = error_name(ec);
   f.text = ec.message();
-  f.detail = detail;
+  // The wire's detail belongs to a handshake; after a dialogue failure it is stale.
+  f.detail = where == stage::handshake || where == stage::tls ? detail : nullptr;
   f.where = where;
   f.exit_status = exit_status_for(ec, where);
-  f.hint = hint_for(plan_, hint_facts{ec, where, server_lines_, failed_profile});
+  // The server refused us for want of a certificate: a certificate failure.
+  if (f.detail != nullptr && f.detail->alert_received == alert_certificate_required) f.exit_status = exit_certificate;
+  f.hint = hint_for(plan_, hint_facts{ec, where, server_lines_, failed_profile, f.detail});
   out_.failure(f);
   return f.exit_status;
 }

@@ -9,12 +9,14 @@
 namespace uptls::cli {
 namespace {
 
-// A trace that also tells env when the handshake begins: the server's 220 to
-// STARTTLS. A failure after it is a TLS failure (an EOF there is a server
-// hanging up on our ClientHello), before it a dialogue failure.
+// A trace that also tells env where the session is: the server's 220 to
+// STARTTLS starts the handshake (an EOF after it is a server hanging up on our
+// ClientHello, not a dialogue failure), and the client speaks again only once
+// TLS is up.
 probe_env::trace_fn watch_starttls(probe_env& env) {
   return [&env, show = env.tracer(), starttls_sent = false](std::string_view dir, std::string_view line) mutable {
     show(dir, line);
+    if (dir == "C" && env.where() == stage::handshake) env.at(stage::tls);
     if (dir == "C") starttls_sent = line == "STARTTLS";
     if (dir == "S" && starttls_sent && (line == "220" || line.substr(0, 4) == "220 ")) env.at(stage::handshake);
   };
@@ -36,7 +38,7 @@ result<> open_direct(probe_env& env, const smtp::client_options& opts, std::opti
   // The client owns the stream either way, so that its failure detail stays readable.
   c.emplace(std::move(s).value(), opts);
   if (!up) return up;
-  env.at(stage::dialogue);
+  env.at(stage::tls);
   return c->open_implicit();
 }
 
