@@ -247,6 +247,9 @@ TEST(CliUsage, BadArgumentsExitWith2AndSayWhatIsWrong) {
        "the ladder never goes on without TLS"},
       {{"probe", "smtp://127.0.0.1", "--timeout", "0"}, "--timeout takes seconds, more than 0"},
       {{"probe", "smtp://127.0.0.1", "--send", "a@example.org"}, "--send"},
+      {{"probe", "smtp://127.0.0.1", "--send", "a@example.org", "<b@example.org>"},
+       "--send: '<b@example.org>' is not a mail address"},
+      {{"probe", "smtp://127.0.0.1", "--ehlo", "two words"}, "--ehlo takes a host name"},
       {{"serve", "smtp", "--require-tls"}, "--require-tls needs TLS: give --cert FILE --key FILE"},
       {{"serve", "smtp", "--implicit"}, "--implicit needs TLS"},
       {{"serve", "smtp", "--cert", missing, "--key", missing}, "--cert: no such file: " + missing},
@@ -274,6 +277,7 @@ TEST(CliUsage, SchemeNotSupportedYetIsExit5AndDialsNothing) {
     EXPECT_EQ(r.status, 5) << scheme << r.err;
     EXPECT_TRUE(has(r.err, "error:            scheme_not_supported (" + scheme + "://")) << r.err;
     EXPECT_TRUE(has(r.err, "it speaks smtp, submission, smtps, lmtp")) << r.err;
+    EXPECT_EQ(r.out, "") << "nothing is tried, so nothing is said to be: " << r.out;
   }
   EXPECT_TRUE(listener->try_accept().would_block()) << "a probe of an unsupported scheme connected";
 
@@ -288,6 +292,24 @@ TEST(CliUsage, SchemeNotSupportedYetIsExit5AndDialsNothing) {
   const run_result s = run({"serve", "imap"});
   EXPECT_EQ(s.status, 5);
   EXPECT_TRUE(has(s.err, "serve imap is not supported yet by this version of uptls; it serves smtp, lmtp")) << s.err;
+}
+
+// A file that is there but is no PEM: the backend refuses it before anything
+// is dialled, directly and on every rung of a ladder.
+TEST(CliUsage, FileTheBackendCannotUseIsExit2AndDialsNothing) {
+  auto listener = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  const std::string b = first_backend();
+  for (const std::vector<std::string>& how :
+       {std::vector<std::string>{"--backend", b}, std::vector<std::string>{"--ladder", b + ":strict," + b + ":legacy"}}) {
+    const run_result r = run(std::vector<std::string>{"probe", url("smtp", listener->port()), "--cafile",
+                                                      UPTLS_LEGACY_SMTPD} +
+                             how);
+    EXPECT_EQ(r.status, 2) << how[0] << r.out << r.err;
+    EXPECT_TRUE(has(r.err, "error:            invalid_config")) << r.err;
+    EXPECT_TRUE(has(r.err, "hint: the backend could not use a file given (--cafile, --cert, --key)")) << r.err;
+  }
+  EXPECT_TRUE(listener->try_accept().would_block()) << "a probe with an unusable CA file connected";
 }
 
 // -- uptls probe: failures, their exit statuses and hints ---------------------

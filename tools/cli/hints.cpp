@@ -99,6 +99,14 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
     return "nothing listens on " + p.host + " port " + std::to_string(p.port) + "; " + std::string(s.protocol) +
            " is " + protocol_ports(s);
   }
+  if (ec == errc::invalid_config) {
+    return "the backend could not use a file given (--cafile, --cert, --key): they must be PEM, and the key must "
+           "match its certificate";
+  }
+  if (ec == errc::timeout && f.where == stage::connect) {
+    return "no answer from " + p.host + " port " + std::to_string(p.port) +
+           " within --timeout: a firewall may drop the packets, or the host is down";
+  }
   if (ec == errc::network && f.where == stage::connect) {
     return "could not reach " + p.host + ": check the host name and the network";
   }

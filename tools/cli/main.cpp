@@ -3,6 +3,7 @@
 // them into a plan (plan.hpp), and hands the plan to the command. Every bad
 // argument is exit status 2 with a message that names it and what to do.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -156,12 +157,28 @@ probe_plan make_probe_plan(const probe_args& a) {
   p.tls.handshake_timeout = p.timeout;
   p.tls.dangerous_skip_verification = a.skip_verification;
   p.server_name = a.servername.empty() ? p.host : a.servername;
+  // What the SMTP client would refuse after connecting is refused here, before.
+  if (a.ehlo.empty() || a.ehlo.size() > 255 ||
+      std::any_of(a.ehlo.begin(), a.ehlo.end(), [](char c) { return c <= ' ' || c >= 0x7f; })) {
+    throw usage_error("--ehlo takes a host name (printable ASCII, no spaces), not '" + a.ehlo + "'");
+  }
   p.ehlo = a.ehlo;
   p.json = a.json;
 
   if (!a.send.empty()) {
     if (!p.proto->sends_mail) throw usage_error("--send is for the mail schemes (SMTP, LMTP)");
+    const auto bad_address = [](const std::string& addr) {
+      return addr.size() > 256 || std::any_of(addr.begin(), addr.end(), [](char c) {
+               const auto u = static_cast<unsigned char>(c);
+               return u < 0x20 || u == 0x7f || c == '<' || c == '>';
+             });
+    };
     if (a.send[1].empty()) throw usage_error("--send FROM TO: TO must not be empty");
+    for (const std::string& addr : a.send) {
+      if (bad_address(addr)) {
+        throw usage_error("--send: '" + addr + "' is not a mail address (no <, >, control characters; at most 256)");
+      }
+    }
     p.send = outgoing_message{a.send[0], {a.send[1]}, {}};
   }
   return p;

@@ -114,6 +114,7 @@ int probe_env::ladder_failed(const fallback_report& r) {
     f.name = error_name(f.code);
     f.text = f.code.message() + " (" + r.why + ")";
     f.exit_status = exit_usage;
+    f.hint = hint_for(plan_, hint_facts{f.code, stage::connect, 0, profile::strict, nullptr});
     out_.failure(f);
     return f.exit_status;
   }

@@ -60,6 +60,7 @@ void print_failure(const failure_report& f) {
 class text_probe final : public probe_output {
  public:
   void start(const probe_plan& p) override {
+    if (p.proto->run == nullptr) return;  // nothing will be tried
     std::string text = std::string("*: ") + (p.implicit() ? "implicit TLS to " : "STARTTLS to ") + p.host + " port " +
                        std::to_string(p.port) + " (" + std::string(p.proto->protocol) + ") with ";
     text += p.laddered() ? "the ladder " + ladder_text(p.ladder) + (p.eof_is_trigger ? " (EOF is a trigger)" : "")
