@@ -245,7 +245,7 @@ std::string probe_footer() {
          "Every attempt is reported.\n" +
          "\nThe dialogue (C: client, S: server, *: uptls) and the negotiated facts go to standard\n"
          "output; errors, warnings and hints go to standard error. With --json, one JSON object on\n"
-         "standard output holds all of it.\n\n" +
+         "standard output holds all of it (bad usage, exit status 2, is still text on standard error).\n\n" +
          exit_codes_help +
          "\nExamples:\n"
          "  uptls probe submission://mail.example.org\n"
