@@ -51,11 +51,17 @@ class asio_server {
   std::shared_ptr<const uptls::smtp::server_options> opts_;
 };
 
+uptls::smtp::client_options asio_options() {
+  uptls::smtp::client_options o;
+  o.ehlo_name = "asio.example";
+  return o;
+}
+
 // An SMTP client on an io_context: connect, open (STARTTLS), send one message,
 // quit; each step driven by async_drive, the next one started by its handler.
 struct asio_client {
   asio_client(::asio::io_context& io, std::uint16_t port, std::string body)
-      : sock(io), c(stream::buffer_driven(quick(10s)), uptls::smtp::client_options{"asio.example"}), body(std::move(body)) {
+      : sock(io), c(stream::buffer_driven(quick(10s)), asio_options()), body(std::move(body)) {
     sock.async_connect(tcp::endpoint(::asio::ip::make_address("127.0.0.1"), port), [this](const std::error_code& ec) {
       if (ec) {
         outcome = errc::connection_refused;

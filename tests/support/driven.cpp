@@ -45,7 +45,7 @@ void driver::pump_out(stream& s) {
 }
 
 bool driver::pump_in(stream& s) {
-  if (near_eof_ || near_->native_handle() < 0 && s.current() == stream::state::closed) return false;
+  if (near_eof_ || (near_->native_handle() < 0 && s.current() == stream::state::closed)) return false;
   std::byte buf[16 * 1024];
   const result<std::size_t> r = near_->read_some(buf);
   if (r.would_block()) return false;
