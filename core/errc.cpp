@@ -41,7 +41,7 @@ constexpr entry table[] = {
     {errc::cert_self_signed, "cert_self_signed", "peer certificate is self-signed and not trusted"},
     {errc::cert_name_mismatch, "cert_name_mismatch", "peer certificate does not match the expected name"},
     {errc::cert_invalid, "cert_invalid", "peer certificate is invalid"},
-    {errc::cert_required, "cert_required", "peer sent no certificate but one is required"},
+    {errc::cert_required, "cert_required", "no certificate was sent where one is required (by the peer, or by us)"},
     {errc::cert_rejected_by_peer, "cert_rejected_by_peer", "peer rejected our certificate"},
     {errc::starttls_not_offered, "starttls_not_offered", "server does not offer STARTTLS"},
     {errc::starttls_refused, "starttls_refused", "server refused STARTTLS"},
@@ -92,7 +92,9 @@ errc from_alert(int alert) noexcept {
     case 46:  // certificate_unknown
     case 48:  // unknown_ca
       return errc::cert_rejected_by_peer;
-    default:  // certificate_required (116) included: the peer names no fault of a certificate we sent
+    case 116:  // certificate_required (TLS 1.3): the peer wanted ours and got none
+      return errc::cert_required;
+    default:
       return errc::peer_alert;
   }
 }

@@ -89,9 +89,13 @@ class fallback_connector::impl {
     return stream_ ? stream_->next_deadline() : std::nullopt;
   }
   result<> wait() {
-    if (phase_ == phase::connecting) return sock_->wait(wait_for::write, connect_deadline_);
-    if (!stream_) return {};
-    return stream_->wait(stream_->wants());
+    result<> w;
+    if (phase_ == phase::connecting) w = sock_->wait(wait_for::write, connect_deadline_);
+    else if (stream_) w = stream_->wait(stream_->wants());
+    // A wait that fails (not at its deadline: that the next resume() sees) ends
+    // the attempt in the phase it waited in; the report says so.
+    if (w.failed() && w.error() != errc::timeout) wait_error_ = w.error();
+    return w;
   }
   fallback_result take() {
     fallback_result done;
@@ -143,6 +147,7 @@ class fallback_connector::impl {
   socket_transport* sock_ = nullptr;  // the transport inside stream_
   std::unique_ptr<prelude_dialogue> prelude_;
   clock::time_point connect_deadline_;
+  std::error_code wait_error_;  // a failed wait, for the next resume() to report
 };
 
 void fallback_connector::impl::prepare() {
@@ -171,6 +176,16 @@ void fallback_connector::impl::prepare() {
 }
 
 result<> fallback_connector::impl::resume() {
+  if (wait_error_) {
+    const std::error_code ec = std::exchange(wait_error_, {});
+    const attempt_stage stage = phase_ == phase::connecting ? attempt_stage::connect
+                                : phase_ == phase::prelude  ? attempt_stage::prelude
+                                                            : attempt_stage::handshake;
+    if (phase_ == phase::connecting || phase_ == phase::prelude || phase_ == phase::handshake) {
+      if (stream_ && phase_ == phase::handshake) a_.failure = stream_->last_failure();
+      attempt_failed(stage, ec);
+    }
+  }
   // Bounded: each pass through a phase either returns or moves to a later phase
   // of the same attempt, or to the next attempt (at most ladder.size()).
   for (int pass = 0; pass < 64; ++pass) {
@@ -350,8 +365,9 @@ fallback_result connect_with_fallback(const fallback_request& request) {
   for (;;) {
     const result<> r = ladder.resume();
     if (!r.would_block()) break;
-    // A wait that times out is seen by the next resume() (the deadline passed).
-    if (const result<> w = ladder.wait(); w.failed() && w.error() != errc::timeout) break;
+    // A wait that times out is seen by the next resume() (the deadline passed);
+    // one that fails ends the attempt there, and resume() reports it.
+    (void)ladder.wait();
   }
   return ladder.take();
 }

@@ -141,8 +141,8 @@ void event_server::impl::end(int fd, const result<>& why) {
   if (why.ok()) ++stats_.completed;
   else ++stats_.failed;
   --stats_.active;
+  if (opts_.on_session_end) opts_.on_session_end(*slot->session, why);
   slot.reset();  // closes the socket; fd may be reused by the next accept
-  if (opts_.on_session_end) opts_.on_session_end(why);
 }
 
 result<> event_server::impl::run_once(milliseconds timeout) {

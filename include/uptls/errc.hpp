@@ -43,7 +43,7 @@ enum class errc {
   cert_self_signed,      // the peer presented a self-signed certificate not in the trust store
   cert_name_mismatch,    // the certificate is not for the name we asked for
   cert_invalid,          // any other certificate fault (bad signature, bad usage, revoked)
-  cert_required,         // the peer sent no certificate where one is required
+  cert_required,         // no certificate was sent where one is required (the peer sent none, or wanted ours)
   cert_rejected_by_peer, // the peer refused our certificate (alerts 42-46, 48)
   // -- application dialogues (protocols/)
   starttls_not_offered, // the server did not advertise STARTTLS (and TLS is required)
@@ -64,7 +64,8 @@ std::error_code make_error_code(errc e) noexcept;
 // The errc for a fatal TLS alert the peer sent (RFC 8446 numbers, the same in
 // every library): 40 handshake_failure, 70 protocol_version, 71 insufficient_security,
 // 86 inappropriate_fallback, 120 no_application_protocol, 42-46 and 48
-// cert_rejected_by_peer, anything else peer_alert. Backends and core share it so
+// cert_rejected_by_peer, 116 cert_required (the peer wanted our certificate and
+// got none), anything else peer_alert. Backends and core share it so
 // that one alert reads alike whoever received it.
 errc from_alert(int alert) noexcept;
 

@@ -37,8 +37,9 @@ struct event_server_options {
   std::string busy_reply;
   // The options of each accepted connection's stream (always non-blocking).
   stream_options stream;
-  // Called as each session ends (ok or why), on the server's thread; may be empty.
-  std::function<void(const result<>&)> on_session_end;
+  // Called as each session ends (ok or why), on the server's thread, before the
+  // session and its connection are released (so it can be told apart); may be empty.
+  std::function<void(loop_session& session, const result<>& why)> on_session_end;
 };
 
 // What the server has done so far.

@@ -47,5 +47,6 @@ TEST(Errc, AlertsReadAlikeOnEveryBackend) {
   EXPECT_EQ(uptls::from_alert(86), errc::inappropriate_fallback);
   EXPECT_EQ(uptls::from_alert(120), errc::no_application_protocol);
   for (int a : {42, 43, 44, 45, 46, 48}) EXPECT_EQ(uptls::from_alert(a), errc::cert_rejected_by_peer) << a;
-  for (int a : {10, 20, 47, 50, 51, 80, 116}) EXPECT_EQ(uptls::from_alert(a), errc::peer_alert) << a;
+  EXPECT_EQ(uptls::from_alert(116), errc::cert_required);
+  for (int a : {10, 20, 47, 50, 51, 80}) EXPECT_EQ(uptls::from_alert(a), errc::peer_alert) << a;
 }

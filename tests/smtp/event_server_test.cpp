@@ -24,7 +24,7 @@ class event_run {
     if (!l) throw std::runtime_error("listen: " + to_string(l));
     eo.stream = quick(10s);
     if (eo.busy_reply.empty()) eo.busy_reply = uptls::smtp::busy_reply;
-    eo.on_session_end = [this](const result<>& why) {
+    eo.on_session_end = [this](loop_session&, const result<>& why) {
       std::lock_guard lock(m_);
       ended_.push_back(why);
     };

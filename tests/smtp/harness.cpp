@@ -59,7 +59,7 @@ void server_run::serve_event_loop() {
   event_server_options eo;
   eo.stream = lines_;
   std::atomic<bool> over{false};
-  eo.on_session_end = [this, &over](const result<>& why) {
+  eo.on_session_end = [this, &over](loop_session&, const result<>& why) {
     ended(why);
     over = true;
   };

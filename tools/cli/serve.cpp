@@ -217,7 +217,7 @@ int run_serve(const serve_plan& plan) {
   eo.stream = smtp::line_limits();
   eo.stream.io_timeout = plan.timeout;
   std::optional<result<>> first_end;
-  eo.on_session_end = [&](const result<>& why) {
+  eo.on_session_end = [&](loop_session&, const result<>& why) {
     if (!first_end) first_end = why;
   };
   auto server = event_server::make(std::move(listener).value(), numbered, eo);
