@@ -169,7 +169,9 @@ std::string server_usage(std::string_view program) {
 
 server_options parse_server_options(int argc, char** argv) {
   server_options o;
-  const std::string program = argc > 0 ? argv[0] : "bench-smtp-server";
+  // The name without its directory, so that the usage text lines up.
+  std::string program = argc > 0 ? argv[0] : "bench-smtp-server";
+  program = program.substr(program.find_last_of('/') + 1);
   const auto usage = [&](const std::string& why) {
     std::fprintf(stderr, "%s: %s\n%s", program.c_str(), why.c_str(), server_usage(program).c_str());
     std::exit(2);
