@@ -42,7 +42,7 @@ class openssl_session final : public client_tls_session {
     clear_errors();
     const int r = SSL_do_handshake(ssl_);
     if (r == 1) return {tls_status::ok, 0};
-    return outcome(r, "handshake");
+    return outcome(r, "");  // the driver names the handshake already
   }
 
   tls_result read(std::span<char> buf) override {
@@ -82,16 +82,18 @@ class openssl_session final : public client_tls_session {
       case SSL_ERROR_ZERO_RETURN: return {tls_status::closed, 0};
       case SSL_ERROR_SYSCALL:
         if (errno == 0) return {tls_status::closed, 0};  // EOF without close_notify
-        error_ = std::string(call) + ": " + std::strerror(errno);
+        error_ = prefix(call) + std::strerror(errno);
         return {tls_status::failed, 0};
       default: {
-        error_ = std::string(call) + ": " + bench::openssl_errors();
+        error_ = prefix(call) + bench::openssl_errors();
         const long v = SSL_get_verify_result(ssl_);
         if (v != X509_V_OK) error_ += std::string(" (certificate: ") + X509_verify_cert_error_string(v) + ")";
         return {tls_status::failed, 0};
       }
     }
   }
+
+  static std::string prefix(const char* call) { return *call != '\0' ? std::string(call) + ": " : std::string(); }
 
   SSL* ssl_ = nullptr;
   std::string error_;
