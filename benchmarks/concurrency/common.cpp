@@ -147,12 +147,12 @@ double json_number(std::string_view line, std::string_view key) {
 
 // ------------------------------------------------------------ the servers' command line
 
-std::string server_usage(std::string_view program) {
+std::string server_usage(std::string_view program, std::string_view extra_usage) {
   std::string p(program);
   return "usage: " + p +
          " --certs DIR [--cert rsa|ecdsa] [--port N] [--max-conn N]\n"
          "       " + std::string(p.size(), ' ') +
-         " [--idle-timeout S] [--release-buffers]\n"
+         " [--idle-timeout S] [--release-buffers]" + (extra_usage.empty() ? "" : " [OPTIONS]") + "\n"
          "  One-thread SMTP server with STARTTLS on 127.0.0.1, for the concurrency benchmark.\n"
          "  --certs DIR        the test PKI (tools/make-test-certs.sh DIR): DIR/server-rsa.pem, .key, ...\n"
          "  --cert rsa|ecdsa   which leaf to serve (default rsa: server-rsa.pem)\n"
@@ -164,16 +164,18 @@ std::string server_usage(std::string_view program) {
          "  stdin, one command a line, each answered with one JSON line on stdout:\n"
          "    HEAP    heap in use (mallinfo2), RSS and peak RSS, open sessions\n"
          "    STATS   counters, memory and CPU time; then the server exits\n"
-         "  End of stdin, SIGTERM and SIGINT print the STATS line and exit too.\n";
+         "  End of stdin, SIGTERM and SIGINT print the STATS line and exit too.\n" +
+         std::string(extra_usage);
 }
 
-server_options parse_server_options(int argc, char** argv) {
+server_options parse_server_options(int argc, char** argv, const extra_server_options* extra) {
   server_options o;
   // The name without its directory, so that the usage text lines up.
   std::string program = argc > 0 ? argv[0] : "bench-smtp-server";
   program = program.substr(program.find_last_of('/') + 1);
+  const std::string_view extra_usage = extra != nullptr ? std::string_view(extra->usage) : std::string_view{};
   const auto usage = [&](const std::string& why) {
-    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), why.c_str(), server_usage(program).c_str());
+    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), why.c_str(), server_usage(program, extra_usage).c_str());
     std::exit(2);
   };
   const auto number = [&](const char* opt, const char* text, long long lo, long long hi) {
@@ -193,7 +195,7 @@ server_options parse_server_options(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--help" || a == "-h") {
-      std::fputs(server_usage(program).c_str(), stdout);
+      std::fputs(server_usage(program, extra_usage).c_str(), stdout);
       std::exit(0);
     } else if (a == "--certs") {
       o.certs = value();
@@ -209,6 +211,8 @@ server_options parse_server_options(int argc, char** argv) {
       o.idle_timeout_s = static_cast<int>(number("--idle-timeout", value(), 1, 86'400));
     } else if (a == "--release-buffers") {
       o.release_buffers = true;
+    } else if (extra != nullptr && extra->parse && extra->parse(a, value, usage)) {
+      // the server's own option
     } else {
       usage("unknown option '" + std::string(a) + "'");
     }
@@ -239,7 +243,7 @@ std::string heap_json(std::string_view server, const server_counters& c) {
 }
 
 std::string stats_json(std::string_view server, const server_options& o, const server_counters& c,
-                       const fd_limit& limit, std::string_view why) {
+                       const fd_limit& limit, std::string_view why, std::string_view extra_fields) {
   const memory m = read_memory();
   char cpu[96];
   std::snprintf(cpu, sizeof cpu, "\"cpu_user_s\": %.3f, \"cpu_system_s\": %.3f", cpu_user_seconds(),
@@ -255,7 +259,7 @@ std::string stats_json(std::string_view server, const server_options& o, const s
          n(c.timeouts) + ", \"closed_early\": " + n(c.closed_early) + ", \"accept_errors\": " + n(c.accept_errors) +
          ", \"open\": " + n(c.current) + ", \"peak_concurrent\": " + n(c.peak_concurrent) + ", \"heap_in_use\": " +
          n(m.heap_in_use) + ", \"rss_kb\": " + n(m.rss_kb) + ", \"peak_rss_kb\": " + n(m.peak_rss_kb) + ", " + cpu +
-         ", \"fd_limit\": " + limit.json() + "}";
+         ", \"fd_limit\": " + limit.json() + (extra_fields.empty() ? "" : ", " + std::string(extra_fields)) + "}";
 }
 
 std::string unknown_control_json(std::string_view line) {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -91,11 +92,22 @@ struct server_options {
   bool release_buffers = false; // --release-buffers: SSL_MODE_RELEASE_BUFFERS
 };
 
-// The verbatim usage text of the servers.
-std::string server_usage(std::string_view program);
+// Options one server has beyond the shared ones (the uptls server's --backend):
+// its lines of usage text, and a parser for one option that returns false for
+// an option it does not know. `value()` takes the option's value (a missing one
+// is a usage error); `bad(why)` reports a bad value and exits 2.
+struct extra_server_options {
+  std::string usage;
+  std::function<bool(std::string_view option, const std::function<const char*()>& value,
+                     const std::function<void(const std::string&)>& bad)>
+      parse;
+};
+
+// The verbatim usage text of the servers, with a server's own option lines.
+std::string server_usage(std::string_view program, std::string_view extra_usage = {});
 
 // Parses argv; prints the usage and exits 2 on a bad command line, 0 on --help.
-server_options parse_server_options(int argc, char** argv);
+server_options parse_server_options(int argc, char** argv, const extra_server_options* extra = nullptr);
 
 // What a server counts, printed by STATS.
 struct server_counters {
@@ -134,8 +146,10 @@ bool stdin_is_control();
 
 // The JSON lines. `server` names the implementation ("raw-openssl", "asio").
 std::string heap_json(std::string_view server, const server_counters& c);
+// `extra_fields`: more members for the object, as JSON text without braces
+// (`"backend": "gnutls", ...`), for what one server knows and the others do not.
 std::string stats_json(std::string_view server, const server_options& o, const server_counters& c,
-                       const fd_limit& limit, std::string_view why);
+                       const fd_limit& limit, std::string_view why, std::string_view extra_fields = {});
 std::string unknown_control_json(std::string_view line);
 
 // Writes one line to stdout and flushes it (the run script and the load generator
