@@ -48,41 +48,21 @@
 #include "bench.hpp"
 #include "client_tls.hpp"
 #include "common.hpp"
+#include "load.hpp"
 
 namespace conc {
 namespace {
 
 // ------------------------------------------------------------ options
 
-struct options {
-  std::string host = "127.0.0.1";
-  int port = 0;
-  std::string certs;
-  std::string server_name = "localhost";  // SNI and the certificate name check
-  std::size_t sessions = 0;               // 0: as many as --concurrency
-  std::size_t concurrency = 100;
-  bool hold_idle = false;
-  double ramp = 0;  // new connections per second; 0: as fast as the loop goes
-  std::size_t max_connecting = 1024;  // sessions connected but not yet greeted, at most
-  int threads = 1;
-  std::size_t body_bytes = 1024;
-  std::size_t bad_messages = 0;
-  std::size_t warmup = 4;
-  double session_timeout = 300;
-  double timeout = 900;
-  double settle = 0.2;
-  std::string version;
-  std::string client_tls = "openssl";
-  int server_in = -1;
-  int server_out = -1;
-};
 
 const char* usage_text =
     "usage: bench-smtp-load --port N --certs DIR [--sessions N] [--concurrency C] [--threads T]\n"
     "                       [--ramp R] [--max-connecting N] [--hold-idle]\n"
     "                       [--server-in FD --server-out FD] [--warmup N]\n"
     "                       [--settle S] [--body-bytes N] [--bad-messages N] [--tls-version 1.2|1.3]\n"
-    "                       [--client-tls NAME] [--host ADDR] [--server-name NAME]\n"
+    "                       [--client raw|uptls] [--client-tls NAME] [--client-backend NAME]\n"
+    "                       [--host ADDR] [--server-name NAME]\n"
     "                       [--session-timeout S] [--timeout S]\n"
     "  Opens C concurrent STARTTLS SMTP sessions to ADDR:N (default 127.0.0.1), N in all, each\n"
     "  delivering one checksummed message, and prints one JSON line with the figures.\n"
@@ -105,7 +85,11 @@ const char* usage_text =
     "  --body-bytes N        message body size (default 1024)\n"
     "  --bad-messages N      the first N messages carry a wrong X-Check; the server must answer 554\n"
     "  --tls-version V       pin TLS 1.2 or 1.3 (default: the highest both do)\n"
-    "  --client-tls NAME     the client TLS implementation (default openssl)\n"
+    "  --client raw|uptls    who runs the client dialogue: raw, the hand-written one in this program\n"
+    "                        with the TLS of --client-tls (default; the same client for every server),\n"
+    "                        or uptls: uptls::smtp::client over non-blocking uptls streams\n"
+    "  --client-tls NAME     the raw dialogue's TLS implementation (default openssl)\n"
+    "  --client-backend NAME the uptls backend of --client uptls (default openssl)\n"
     "  --server-name NAME    SNI and the name the certificate must have (default localhost)\n"
     "  --session-timeout S   fail a session not done S seconds after its connect, not counting\n"
     "                        the hold (default 300)\n"
@@ -178,6 +162,12 @@ options parse(int argc, char** argv) {
       if (o.version != "1.2" && o.version != "1.3") usage("--tls-version is 1.2 or 1.3");
     } else if (a == "--client-tls") {
       o.client_tls = value();
+      o.client_tls_given = true;
+    } else if (a == "--client") {
+      o.client = value();
+      if (o.client != "raw" && o.client != "uptls") usage("--client is raw or uptls, not '" + o.client + "'");
+    } else if (a == "--client-backend") {
+      o.client_backend = value();
     } else if (a == "--session-timeout") {
       o.session_timeout = number<double>(a, value(), 0.1, 86'400);
     } else if (a == "--timeout") {
@@ -191,18 +181,20 @@ options parse(int argc, char** argv) {
   if (o.sessions == 0) o.sessions = o.concurrency;
   if (o.concurrency > o.sessions) o.concurrency = o.sessions;
   if ((o.server_in < 0) != (o.server_out < 0)) usage("--server-in and --server-out go together");
+  // Never silently ignored: each client takes its own TLS option only.
+  if (o.client == "uptls" && o.client_tls_given) usage("--client-tls is the raw client's; --client uptls takes --client-backend");
+  if (o.client != "uptls" && o.client_backend != "openssl") usage("--client-backend is for --client uptls");
   if (o.threads > static_cast<int>(o.concurrency)) o.threads = static_cast<int>(o.concurrency);
   return o;
 }
 
 // ------------------------------------------------------------ the message
 
-constexpr std::string_view ehlo_command = "EHLO client.localhost\r\n";
+const std::string ehlo_command = "EHLO " + std::string(ehlo_name) + "\r\n";
 
-// The DATA payload of session `id`, dot-stuffed, with its final ".". The body is
-// unique to the session and has lines that need stuffing, so the server's
-// unstuffing is checked by the X-Check hash too. `bad`: the hash is off by one bit.
-std::string make_message(std::size_t id, std::size_t body_bytes, bool bad) {
+}  // namespace
+
+std::string make_message(std::size_t id, std::size_t body_bytes, bool bad, bool stuffed) {
   std::vector<std::string> body = {
       "This is message " + std::to_string(id) + " of the uptls concurrency benchmark.",
       ".This line starts with a dot, so it travels as two.",
@@ -232,48 +224,15 @@ std::string make_message(std::size_t id, std::size_t body_bytes, bool bad) {
   m += std::string(check_header) + " " + hex64(check) + "\r\n";
   m += "\r\n";
   for (const auto& l : body) {
-    if (!l.empty() && l.front() == '.') m += '.';  // dot-stuffing (RFC 5321 4.5.2)
+    if (stuffed && !l.empty() && l.front() == '.') m += '.';  // dot-stuffing (RFC 5321 4.5.2)
     m += l;
     m += "\r\n";
   }
-  m += ".\r\n";
+  if (stuffed) m += ".\r\n";
   return m;
 }
 
-// ------------------------------------------------------------ results
-
-struct results {
-  std::size_t started = 0, completed = 0, failed = 0, messages_accepted = 0, bad_rejected = 0, peak_open = 0;
-  std::map<std::string, std::size_t> failures;
-  std::vector<double> ttfb_us, handshake_us, connect_us, session_ms;
-  std::string negotiated;
-  std::int64_t first_start = 0, last_done = 0;
-
-  void merge(const results& r) {
-    started += r.started;
-    completed += r.completed;
-    failed += r.failed;
-    messages_accepted += r.messages_accepted;
-    bad_rejected += r.bad_rejected;
-    peak_open += r.peak_open;  // per thread peaks; their sum bounds the true peak
-    for (const auto& [k, v] : r.failures) failures[k] += v;
-    ttfb_us.insert(ttfb_us.end(), r.ttfb_us.begin(), r.ttfb_us.end());
-    handshake_us.insert(handshake_us.end(), r.handshake_us.begin(), r.handshake_us.end());
-    connect_us.insert(connect_us.end(), r.connect_us.begin(), r.connect_us.end());
-    session_ms.insert(session_ms.end(), r.session_ms.begin(), r.session_ms.end());
-    if (negotiated.empty()) negotiated = r.negotiated;
-    if (r.first_start != 0 && (first_start == 0 || r.first_start < first_start)) first_start = r.first_start;
-    last_done = std::max(last_done, r.last_done);
-  }
-};
-
-// What --hold-idle shares between the coordinator (main thread) and the workers.
-struct hold_gate {
-  std::size_t expected = 0;             // the sessions to hold, over all workers
-  std::atomic<std::size_t> settled{0};  // held sessions that reached the hold, or failed before it
-  std::atomic<std::size_t> held{0};     // of those, the ones now idle
-  std::atomic<bool> resume{false};
-};
+namespace {
 
 // ------------------------------------------------------------ one thread's sessions
 
@@ -322,17 +281,13 @@ struct reply {
   bool starttls = false;  // some line of it was the STARTTLS keyword
 };
 
-class worker {
+// The hand-written dialogue, TLS behind client_tls (worker_params in load.hpp).
+class worker final : public load_worker {
  public:
-  // Sessions with ids [first, first + count); at most `concurrency` at once; the
-  // first `wave` of them are held idle while gate->resume is false; those with ids
-  // below `bad_until` send a wrong X-Check.
-  worker(const options& o, client_tls& tls, std::size_t first, std::size_t count, std::size_t concurrency,
-         double ramp, std::size_t max_connecting, std::size_t wave, hold_gate* gate, std::size_t bad_until,
-         std::int64_t run_deadline)
-      : o_(o), tls_(tls), first_(first), count_(count), concurrency_(concurrency), ramp_(ramp),
-        max_connecting_(max_connecting), wave_(wave), gate_(gate), bad_until_(bad_until),
-        run_deadline_(run_deadline) {
+  worker(const worker_params& p, client_tls& tls)
+      : o_(*p.o), tls_(tls), first_(p.first), count_(p.count), concurrency_(p.concurrency), ramp_(p.ramp),
+        max_connecting_(p.max_connecting), wave_(p.wave), gate_(p.gate), bad_until_(p.bad_until),
+        run_deadline_(p.run_deadline) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ep_ < 0 || wake_ < 0) throw std::runtime_error(std::string("epoll/eventfd: ") + std::strerror(errno));
@@ -342,11 +297,11 @@ class worker {
     if (epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) != 0) throw std::runtime_error("epoll_ctl eventfd");
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(o.port));
-    if (inet_pton(AF_INET, o.host.c_str(), &a.sin_addr) != 1) throw std::runtime_error("bad --host " + o.host);
+    a.sin_port = htons(static_cast<std::uint16_t>(o_.port));
+    if (inet_pton(AF_INET, o_.host.c_str(), &a.sin_addr) != 1) throw std::runtime_error("bad --host " + o_.host);
     addr_ = a;
   }
-  ~worker() {
+  ~worker() override {
     while (!open_.empty()) drop(*open_.back());
     ::close(wake_);
     ::close(ep_);
@@ -354,13 +309,12 @@ class worker {
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
-  // Tells the worker that gate->resume changed (called from the coordinator).
-  void wake() {
+  void wake() override {
     const std::uint64_t one = 1;
     (void)!::write(wake_, &one, sizeof one);
   }
 
-  void run() {
+  void run() override {
     t0_ = now_ns();
     next_scan_ = t0_ + scan_every_ns;
     epoll_event events[1024];
@@ -384,8 +338,6 @@ class worker {
       }
     }
   }
-
-  results r;
 
  private:
   static constexpr std::int64_t scan_every_ns = 250'000'000;
@@ -636,7 +588,7 @@ class worker {
       case state::data:
         if (rep.code != 354) return unexpected();
         s.st = state::message;
-        send(s, make_message(s.id, o_.body_bytes, s.bad));
+        send(s, make_message(s.id, o_.body_bytes, s.bad, true));
         return true;
       case state::message:
         if (s.bad) {
@@ -819,9 +771,12 @@ double pct(const std::vector<double>& v, double p) { return v.empty() ? -1 : ben
 
 // Runs `count` sessions from id `first` on `threads` workers and merges what they saw.
 // The sessions, the concurrency and the ramp are split evenly over the threads.
-results run_phase(const options& o, client_tls& tls, std::size_t first, std::size_t count, std::size_t concurrency,
-                  int threads, hold_gate* gate, std::size_t bad, std::int64_t deadline,
-                  std::vector<std::unique_ptr<worker>>& workers, const std::function<void()>& coordinate) {
+// `make` builds one thread's worker (the hand-written dialogue or uptls's).
+using worker_factory = std::function<std::unique_ptr<load_worker>(const worker_params&)>;
+
+results run_phase(const options& o, const worker_factory& make, std::size_t first, std::size_t count,
+                  std::size_t concurrency, int threads, hold_gate* gate, std::size_t bad, std::int64_t deadline,
+                  std::vector<std::unique_ptr<load_worker>>& workers, const std::function<void()>& coordinate) {
   workers.clear();
   for (int t = 0; t < threads; ++t) {
     const std::size_t lo = count * t / threads, hi = count * (t + 1) / threads;
@@ -830,8 +785,18 @@ results run_phase(const options& o, client_tls& tls, std::size_t first, std::siz
     const std::size_t wave = gate != nullptr ? std::min(conc, hi - lo) : 0;
     if (gate != nullptr) gate->expected += wave;
     const std::size_t connecting = std::max<std::size_t>(1, o.max_connecting / threads);
-    workers.push_back(std::make_unique<worker>(o, tls, first + lo, hi - lo, conc, o.ramp / threads, connecting, wave,
-                                               gate, first + bad, deadline));
+    worker_params p;
+    p.o = &o;
+    p.first = first + lo;
+    p.count = hi - lo;
+    p.concurrency = conc;
+    p.ramp = o.ramp / threads;
+    p.max_connecting = connecting;
+    p.wave = wave;
+    p.gate = gate;
+    p.bad_until = first + bad;
+    p.run_deadline = deadline;
+    workers.push_back(make(p));
   }
   std::vector<std::thread> running;
   std::vector<std::string> errors(workers.size());
@@ -873,29 +838,42 @@ int run(const options& o) {
   out.set_json("fd_limit", limit.json());
   if (!limit.enough()) std::fprintf(stderr, "bench-smtp-load: fd limit: %s\n", limit.note.c_str());
 
-  client_tls_config tc;
-  tc.ca_file = o.certs + "/ca.pem";
-  tc.host = o.server_name;
-  tc.version = o.version;
+  // Who runs the client side: the hand-written dialogue over --client-tls (the
+  // default: the same client for every server), or uptls::smtp::client.
   std::unique_ptr<client_tls> tls;
+  std::unique_ptr<dialogue_client> uptls_client;
+  worker_factory make;
   try {
-    tls = make_client_tls(o.client_tls, tc);
+    if (o.client == "uptls") {
+      uptls_client = make_uptls_dialogue_client(o);
+      make = [&](const worker_params& p) { return uptls_client->make_worker(p); };
+      out.set("client", uptls_client->description());
+      out.set("client_tls", uptls_client->tls_description());
+    } else {
+      client_tls_config tc;
+      tc.ca_file = o.certs + "/ca.pem";
+      tc.host = o.server_name;
+      tc.version = o.version;
+      tls = make_client_tls(o.client_tls, tc);
+      if (!tls) {
+        std::string names;
+        for (const auto& n : client_tls_names()) names += (names.empty() ? "" : ", ") + n;
+        usage("unknown --client-tls '" + o.client_tls + "' (this build has: " + names + ")");
+      }
+      make = [&](const worker_params& p) -> std::unique_ptr<load_worker> { return std::make_unique<worker>(p, *tls); };
+      out.set("client", "raw: the hand-written dialogue (load.cpp)");
+      out.set("client_tls", tls->description());
+    }
   } catch (const std::exception& e) {
     out.set("error", std::string("client TLS: ") + e.what());
     std::puts(out.text().c_str());
     return 1;
   }
-  if (!tls) {
-    std::string names;
-    for (const auto& n : client_tls_names()) names += (names.empty() ? "" : ", ") + n;
-    usage("unknown --client-tls '" + o.client_tls + "' (this build has: " + names + ")");
-  }
-  out.set("client_tls", tls->description());
 
   const std::int64_t start = now_ns();
   const std::int64_t deadline = start + static_cast<std::int64_t>(o.timeout * 1e9);
   const bool ask = o.server_in >= 0;
-  std::vector<std::unique_ptr<worker>> workers;
+  std::vector<std::unique_ptr<load_worker>> workers;
   std::string heap_error;
   std::string baseline, idle;
 
@@ -904,7 +882,7 @@ int run(const options& o) {
   // recycling) are not counted against the idle sessions.
   results warm;
   if (o.hold_idle && o.warmup > 0) {
-    warm = run_phase(o, *tls, 0, o.warmup, o.warmup, 1, nullptr, 0, deadline, workers, {});
+    warm = run_phase(o, make, 0, o.warmup, o.warmup, 1, nullptr, 0, deadline, workers, {});
   }
   if (o.hold_idle && ask) baseline = ask_server(o, "HEAP", heap_error);
 
@@ -934,7 +912,7 @@ int run(const options& o) {
   };
   results res;
   try {
-    res = run_phase(o, *tls, first, o.sessions, o.concurrency, o.threads, o.hold_idle ? &gate : nullptr,
+    res = run_phase(o, make, first, o.sessions, o.concurrency, o.threads, o.hold_idle ? &gate : nullptr,
                     o.bad_messages, deadline, workers, o.hold_idle ? coordinate : std::function<void()>{});
   } catch (const std::exception& e) {
     out.set("error", e.what());
