@@ -1,6 +1,8 @@
 // Google Benchmark micro-benchmark of the engine alone: TLS records per second
 // through uptls's in-memory pipe, per backend, no sockets and no stream on top.
 //   bench-engine-micro --certs DIR [--benchmark_* flags]
+// The engine is uptls's internal backend interface (core/engine/engine.hpp,
+// through uptls_internal_dep): the public API has no engine without a stream.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -10,11 +12,29 @@
 #include <thread>
 #include <vector>
 
+#include "engine/engine.hpp"
 #include "uptls/uptls.hpp"
 
 namespace {
 
 std::string certs_dir;
+
+// The memory pipe never blocks: an engine call that would block is retried
+// after the pipe's wait(), each wait bounded so that a broken engine ends the
+// run instead of hanging it.
+constexpr std::chrono::seconds step_timeout{10};
+
+// Runs op until it is not blocked, waiting on io for what it wants.
+template <class Op>
+auto until_done(uptls::transport& io, Op op) -> decltype(op()) {
+  for (;;) {
+    auto r = op();
+    if (!r.would_block()) return r;
+    if (const uptls::result<> w = io.wait(r.wants(), uptls::clock::now() + step_timeout); w.failed()) {
+      return w.error();
+    }
+  }
+}
 
 // A client and a server engine that finished their handshake over one memory pipe.
 struct engine_pair {
@@ -22,8 +42,8 @@ struct engine_pair {
   std::unique_ptr<uptls::transport> server_end;
   std::shared_ptr<const uptls::context> client_ctx;
   std::shared_ptr<const uptls::context> server_ctx;
-  std::unique_ptr<uptls::engine> client;
-  std::unique_ptr<uptls::engine> server;
+  std::unique_ptr<uptls::detail::engine> client;
+  std::unique_ptr<uptls::detail::engine> server;
 };
 
 std::shared_ptr<const uptls::context> compile(const uptls::backend& b, const uptls::tls_config& cfg, uptls::role r) {
@@ -44,17 +64,22 @@ engine_pair connect(const uptls::backend& b) {
   client_cfg.ca_file = certs_dir + "/ca.pem";
   p.server_ctx = compile(b, server_cfg, uptls::role::server);
   p.client_ctx = compile(b, client_cfg, uptls::role::client);
-  auto s = p.server_ctx->make_engine(*p.server_end, {});
-  auto c = p.client_ctx->make_engine(*p.client_end, {"localhost"});
-  if (!s || !c) throw std::runtime_error("make_engine failed");
+  // Every backend's context is a detail::context_impl underneath the public one.
+  const auto& server_impl = static_cast<const uptls::detail::context_impl&>(*p.server_ctx);
+  const auto& client_impl = static_cast<const uptls::detail::context_impl&>(*p.client_ctx);
+  auto s = server_impl.make_engine(*p.server_end, {});
+  auto c = client_impl.make_engine(*p.client_end, {"localhost"});
+  if (!s) throw std::runtime_error("make_engine (server): " + uptls::to_string(s));
+  if (!c) throw std::runtime_error("make_engine (client): " + uptls::to_string(c));
   p.server = std::move(s).value();
   p.client = std::move(c).value();
-  uptls::op_result server_done;
-  std::thread t([&] { server_done = p.server->handshake(); });
-  const uptls::op_result client_done = p.client->handshake();
+  uptls::result<> server_done;
+  std::thread t([&] { server_done = until_done(*p.server_end, [&] { return p.server->handshake(); }); });
+  const uptls::result<> client_done = until_done(*p.client_end, [&] { return p.client->handshake(); });
   t.join();
-  if (client_done.status != uptls::tls_status::ok || server_done.status != uptls::tls_status::ok) {
-    throw std::runtime_error("handshake failed: " + client_done.error.message() + " / " + server_done.error.message());
+  if (!client_done || !server_done) {
+    throw std::runtime_error("handshake failed: client " + uptls::to_string(client_done) + " / server " +
+                             uptls::to_string(server_done));
   }
   return p;
 }
@@ -73,20 +98,21 @@ void records(benchmark::State& state, const uptls::backend* b, std::size_t size)
   for (auto _ : state) {
     std::span<const std::byte> rest(out);
     while (!rest.empty()) {
-      const uptls::op_result w = p.client->write(rest);
-      if (w.status != uptls::tls_status::ok) {
-        state.SkipWithError("write failed");
+      // The pipe holds 1 MiB, so a write is blocked only if the engine is broken.
+      const uptls::result<std::size_t> w = until_done(*p.client_end, [&] { return p.client->write(rest); });
+      if (!w) {
+        state.SkipWithError(("write failed: " + uptls::to_string(w)).c_str());
         return;
       }
-      rest = rest.subspan(w.bytes);
+      rest = rest.subspan(*w);
     }
     for (std::size_t got = 0; got < size;) {
-      const uptls::op_result r = p.server->read(in);
-      if (r.status != uptls::tls_status::ok) {
-        state.SkipWithError("read failed");
+      const uptls::result<std::size_t> r = until_done(*p.server_end, [&] { return p.server->read(in); });
+      if (!r || *r == 0) {
+        state.SkipWithError(("read failed: " + (r ? std::string("end of stream") : uptls::to_string(r))).c_str());
         return;
       }
-      got += r.bytes;
+      got += *r;
     }
   }
   const auto n = static_cast<double>(state.iterations());

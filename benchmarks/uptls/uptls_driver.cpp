@@ -11,7 +11,13 @@
 namespace bench {
 namespace {
 
-constexpr uptls::socket_options socket_opts{std::chrono::seconds(10), std::chrono::seconds(20)};
+// Blocking streams (the default mode) with the per-call bound the drivers had
+// before the resumable API: a broken peer ends a run, never hangs it.
+uptls::stream_options stream_opts() {
+  uptls::stream_options o = uptls::smtp::line_limits();
+  o.io_timeout = std::chrono::seconds(20);
+  return o;
+}
 
 std::string explain(std::error_code ec, const uptls::failure_info* why = nullptr) {
   std::string out = ec.message() + " (" + std::string(ec.category().name()) + ")";
@@ -19,34 +25,35 @@ std::string explain(std::error_code ec, const uptls::failure_info* why = nullptr
   return out;
 }
 
-void check(std::error_code ec, const std::string& what) {
-  if (ec) fail(what + ": " + explain(ec));
+// Every call here is on a blocking stream, so it is ok or failed, never would-block;
+// a would-block would be a broken driver and is reported as one.
+void check(const uptls::result<>& r, const std::string& what, const uptls::failure_info* why = nullptr) {
+  if (r.ok()) return;
+  if (r.would_block()) fail(what + ": would block on a blocking stream (" + uptls::to_string(r) + ")");
+  fail(what + ": " + explain(r.error(), why));
 }
 
 class uptls_connection final : public connection {
  public:
   uptls_connection(int fd, std::shared_ptr<const uptls::context> ctx, uptls::peer_options peer, bool smtp_library)
-      : s_(std::in_place, std::make_unique<uptls::socket_transport>(fd, socket_opts), uptls::smtp::line_limits()),
+      : s_(std::in_place, std::make_unique<uptls::socket_transport>(fd), stream_opts()),
         ctx_(std::move(ctx)),
         peer_(std::move(peer)),
         smtp_library_(smtp_library) {}
 
   void write_plain(std::string_view text) override { check(st().write(text), "write"); }
   std::string read_line_plain() override { return read_line(); }
-  void start_tls() override {
-    const std::error_code ec = st().start_tls(ctx_, peer_);
-    if (ec) fail("handshake: " + explain(ec, &st().last_failure()));
-  }
+  void start_tls() override { check(st().start_tls(ctx_, peer_), "handshake", &st().last_failure()); }
   std::size_t read(std::span<std::byte> buf) override {
     auto r = st().read_some(buf);
-    if (!r) fail("read: " + explain(r.error(), &st().last_failure()));
+    if (!r) check(r.status(), "read", &st().last_failure());
     return *r;
   }
   void write(std::span<const std::byte> buf) override { check(st().write(buf), "write"); }
   std::string read_line() override {
-    std::string line;
-    check(st().read_line(line), "read_line");
-    return line;
+    auto r = st().read_line();
+    if (!r) check(r.status(), "read_line", &st().last_failure());
+    return std::string(*r);
   }
   facts negotiated() override {
     const uptls::session_info* i = st().session();
@@ -70,8 +77,7 @@ class uptls_connection final : public connection {
     if (!smtp_library_) return connection::smtp_open(script);
     client_ = std::make_unique<uptls::smtp::client>(std::move(*s_), uptls::smtp::client_options{});
     s_.reset();
-    const std::error_code ec = client_->open(ctx_, peer_);
-    if (ec) fail("smtp::client::open: " + explain(ec, &st().last_failure()));
+    check(client_->open(ctx_, peer_), "smtp::client::open", &st().last_failure());
   }
   void smtp_quit(const smtp_script& script) override {
     if (!smtp_library_) return connection::smtp_quit(script);

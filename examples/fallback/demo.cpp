@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
   uptls::fallback_request req;
   req.host = "127.0.0.1";
   req.port = port;
-  req.socket = {5000ms, 5000ms};
+  req.socket = {.connect_timeout = 5000ms};
+  // Each read or write of an attempt (and of the stream handed back) waits at most 5 s.
+  req.stream_opts.io_timeout = 5000ms;
   req.peer.server_name = "localhost";
   req.base.ca_file = certs + "/ca.pem";
   req.base.handshake_timeout = 10s;
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
             << "session: " << winner.session->cipher << ", forward secret: " << (winner.session->forward_secret ? "yes" : "no")
             << "; pinned strict: " << (pins.is_pinned(req.host, port) ? "yes" : "no (only a strict handshake pins a host)")
             << "\n";
-  const std::error_code wrote = won.connection->write("hello from the legacy rung\n");
+  const std::error_code wrote = won.connection->write("hello from the legacy rung\n").error();
   const bool echoed = !wrote && server.wait_for("hello from the legacy rung", 5s);
   std::cout << "sent a line over the fallback session: " << (echoed ? "the server received it" : "not received") << "\n";
   (void)won.connection->close();

@@ -62,9 +62,11 @@ outcome run_steps(const uptls::backend& strict_lib, const uptls::backend& legacy
   uptls::fallback_request req;
   req.host = "127.0.0.1";
   req.port = port;
-  req.socket = {5000ms, 5000ms};
+  req.socket = {.connect_timeout = 5000ms};
+  // Each read or write of an attempt (and of the stream handed back) waits at most 5 s.
   req.stream_opts = uptls::smtp::line_limits();
-  req.before_tls = [opts](uptls::stream& s) { return uptls::smtp::starttls_prelude(s, opts); };
+  req.stream_opts.io_timeout = 5000ms;
+  req.before_tls = uptls::smtp::starttls_prelude(opts);
   req.peer.server_name = "localhost";
   req.base.ca_file = certs + "/ca.pem";
   req.base.handshake_timeout = 10s;
@@ -108,7 +110,7 @@ outcome run_steps(const uptls::backend& strict_lib, const uptls::backend& legacy
 
   std::cout << "\n-- 7. SMTP over the fallback session: EHLO again, one message, QUIT\n";
   uptls::smtp::client mail(std::move(*won.connection), opts);
-  if (const std::error_code ec = mail.open_upgraded()) {
+  if (const std::error_code ec = mail.open_upgraded().error()) {
     std::cerr << "unexpected: EHLO over TLS failed: " << ec.message() << "\n";
     return outcome::failed;
   }
@@ -118,9 +120,9 @@ outcome run_steps(const uptls::backend& strict_lib, const uptls::backend& legacy
   }
   const std::error_code sent = mail.send_mail(
       "demo@client.localhost", {"postmaster@localhost"},
-      "Subject: uptls fallback demo\n\nSent over " + winner.session->cipher + " after a visible fallback.\n");
+      "Subject: uptls fallback demo\n\nSent over " + winner.session->cipher + " after a visible fallback.\n").error();
   const uptls::smtp::reply accepted = mail.last_reply();
-  const std::error_code bye = mail.quit();
+  const std::error_code bye = mail.quit().error();
   if (sent || bye) {
     std::cerr << "unexpected: " << (sent ? "sending the message" : "QUIT") << " failed: "
               << (sent ? sent : bye).message() << "\n";

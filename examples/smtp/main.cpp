@@ -86,14 +86,17 @@ bool run(const uptls::backend& b, const args& a) {
     std::printf("  cannot listen on 127.0.0.1: %s\n", listener.error().message().c_str());
     return false;
   }
-  const uptls::socket_options timeouts{5s, 10s};
+  const uptls::socket_options dial{.connect_timeout = 5s};
+  // Each read or write of either end waits at most 10 s for the peer.
+  uptls::stream_options stream_opts = smtp::line_limits();
+  stream_opts.io_timeout = 10s;
   std::printf("  server: uptls SMTP on 127.0.0.1:%u with STARTTLS (%s)\n\n", listener->port(),
               std::string(b.name()).c_str());
 
   std::vector<smtp::message> delivered;
   std::error_code server_ended;
   std::thread server([&] {
-    auto conn = listener->accept(10s, timeouts);
+    auto conn = listener->accept(10s);
     if (!conn) {
       server_ended = conn.error();
       return;
@@ -102,13 +105,14 @@ bool run(const uptls::backend& b, const args& a) {
     opts.hostname = "mx.demo.localhost";
     opts.tls = *server_ctx;
     opts.require_tls = true;
-    server_ended = smtp::serve(uptls::stream(std::move(conn).value(), smtp::line_limits()), opts,
-                               [&](const smtp::message& m) { delivered.push_back(m); });
+    server_ended = smtp::serve(uptls::stream(std::move(conn).value(), stream_opts), opts,
+                               [&](const smtp::message& m) { delivered.push_back(m); })
+                       .error();
   });
 
   bool ok = false;
   {
-    auto conn = uptls::tcp_connect("127.0.0.1", listener->port(), timeouts);
+    auto conn = uptls::tcp_connect("127.0.0.1", listener->port(), dial);
     if (!conn) {
       std::printf("  cannot connect: %s\n", conn.error().message().c_str());
     } else {
@@ -119,14 +123,15 @@ bool run(const uptls::backend& b, const args& a) {
         std::printf("  %.*s: %.*s\n", static_cast<int>(dir.size()), dir.data(), static_cast<int>(line.size()),
                     line.data());
       };
-      smtp::client c(uptls::stream(std::move(conn).value(), smtp::line_limits()), opts);
-      std::error_code ec = c.open(*client_ctx, uptls::peer_options{"localhost"});
+      // Blocking streams (the default mode): every call runs to its end.
+      smtp::client c(uptls::stream(std::move(conn).value(), stream_opts), opts);
+      std::error_code ec = c.open(*client_ctx, uptls::peer_options{"localhost"}).error();
       if (ec) {
         std::printf("  !! STARTTLS failed: %s\n", ec.message().c_str());
       } else {
         const std::string body = "From: <alice@demo.localhost>\r\nTo: <bob@demo.localhost>\r\nSubject: uptls demo via " +
                                  std::string(b.name()) + "\r\n\r\nHello over STARTTLS.\r\n.a line that starts with a dot\r\n";
-        ec = c.send_mail("alice@demo.localhost", {"bob@demo.localhost"}, body);
+        ec = c.send_mail("alice@demo.localhost", {"bob@demo.localhost"}, body).error();
         if (ec) std::printf("  !! sending failed: %s\n", ec.message().c_str());
         const uptls::session_info session = *c.connection().session();
         (void)c.quit();
