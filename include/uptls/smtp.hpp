@@ -29,6 +29,7 @@
 #include "uptls/result.hpp"
 #include "uptls/session.hpp"
 #include "uptls/stream.hpp"
+#include "uptls/trace.hpp"
 
 namespace uptls::smtp {
 
@@ -47,9 +48,8 @@ const std::error_category& reply_category() noexcept;
 // An error_code in reply_category() for a reply code (e.g. 530).
 std::error_code make_reply_error(int code) noexcept;
 
-// Called with each dialogue line: direction "C" (client to server), "S" (server
-// to client) or "*" (a note from uptls, e.g. that TLS was skipped).
-using trace_fn = std::function<void(std::string_view direction, std::string_view line)>;
+// The dialogue log (uptls/trace.hpp).
+using trace_fn = uptls::trace_fn;
 
 // Which of the two protocols: SMTP, or LMTP (RFC 2033: LHLO instead of EHLO, no
 // HELO, and after DATA one reply per accepted recipient).

@@ -9,4 +9,5 @@
 #include "uptls/result.hpp"
 #include "uptls/session.hpp"
 #include "uptls/stream.hpp"
+#include "uptls/trace.hpp"
 #include "uptls/transport.hpp"
