@@ -46,6 +46,7 @@ constexpr entry table[] = {
     {errc::starttls_not_offered, "starttls_not_offered", "server does not offer STARTTLS"},
     {errc::starttls_refused, "starttls_refused", "server refused STARTTLS"},
     {errc::protocol_error, "protocol_error", "malformed or unexpected reply in the application protocol dialogue"},
+    {errc::preauthenticated, "preauthenticated", "the server greeted the session as already authenticated (PREAUTH), so it cannot be upgraded to TLS"},
     {errc::fallback_anomaly, "fallback_anomaly",
      "permissive retry negotiated a forward-secret suite: the strict failure was not the server's doing (possible attack)"},
     {errc::pinned_downgrade, "pinned_downgrade",

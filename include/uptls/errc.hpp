@@ -49,6 +49,7 @@ enum class errc {
   starttls_not_offered, // the server did not advertise STARTTLS (and TLS is required)
   starttls_refused,     // the server answered STARTTLS with an error reply
   protocol_error,       // a malformed or unexpected reply in the dialogue (before or inside TLS)
+  preauthenticated,     // the server greeted as already logged in (IMAP PREAUTH): no STARTTLS can follow
   // -- fallback ladder
   fallback_anomaly,     // a permissive retry landed on a forward-secret suite: not the server's doing
   pinned_downgrade,     // a host pinned strict failed strict: possible attack, no retry
