@@ -20,7 +20,8 @@ namespace {
 
 void set_nonblocking(int fd) noexcept {
   const int flags = fcntl(fd, F_GETFL, 0);
-  (void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  // Accepted and connected sockets are made with SOCK_NONBLOCK: no second call.
+  if (flags >= 0 && (flags & O_NONBLOCK) == 0) (void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 result<std::size_t> would_block(wait_for w) { return result<std::size_t>::blocked(w); }

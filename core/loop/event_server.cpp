@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <queue>
 #include <vector>
 
@@ -20,6 +22,8 @@ constexpr int max_events = 256;
 // Connections taken per readiness of the listener before the loop serves the
 // others again (a flood of connects cannot starve the established sessions).
 constexpr int accepts_per_round = 64;
+// How long the listener rests after accept() failed (EMFILE and the like).
+constexpr milliseconds accept_pause{100};
 
 }  // namespace
 
@@ -42,7 +46,9 @@ class event_server::impl {
 
   result<> run_once(milliseconds timeout);
 
-  tcp_listener listener_{std::move(tcp_listener::listen("127.0.0.1", 0)).value()};
+  explicit impl(tcp_listener l) : listener_(std::move(l)) {}
+
+  tcp_listener listener_;
   factory make_;
   event_server_options opts_;
   event_server_stats stats_;
@@ -71,12 +77,15 @@ class event_server::impl {
     return ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) == 0;
   }
   void accept_some();
+  void pause_accepting();
+  void resume_accepting();
   void refuse(std::unique_ptr<socket_transport> conn);
   // Runs one session and files it again by what it waits for, or ends it.
   void resume(int fd);
   void end(int fd, const result<>& why);
 
   std::vector<std::unique_ptr<entry>> sessions_;  // by file descriptor
+  std::optional<clock::time_point> accept_paused_until_;  // set while the listener is not watched
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
 };
 
@@ -84,7 +93,13 @@ void event_server::impl::accept_some() {
   for (int i = 0; i < accepts_per_round; ++i) {
     auto conn = listener_.try_accept();
     if (conn.would_block()) return;
-    if (!conn) return;  // EMFILE and the like: try again on the next readiness
+    if (!conn) {
+      // EMFILE and the like: the pending connection stays queued and the listener
+      // readable. Stop watching it for a while, or the loop would spin on it.
+      ++stats_.accept_errors;
+      pause_accepting();
+      return;
+    }
     if (stats_.active >= opts_.max_connections) {
       refuse(std::move(conn).value());
       continue;
@@ -102,6 +117,23 @@ void event_server::impl::accept_some() {
     stats_.peak = std::max(stats_.peak, stats_.active);
     resume(fd);  // the greeting goes out at once
   }
+}
+
+void event_server::impl::pause_accepting() {
+  if (accept_paused_until_) return;
+  epoll_event ev{};
+  ev.data.fd = listener_.native_handle();
+  (void)::epoll_ctl(epoll_, EPOLL_CTL_MOD, listener_.native_handle(), &ev);
+  accept_paused_until_ = clock::now() + accept_pause;
+}
+
+void event_server::impl::resume_accepting() {
+  if (!accept_paused_until_) return;
+  accept_paused_until_.reset();
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listener_.native_handle();
+  (void)::epoll_ctl(epoll_, EPOLL_CTL_MOD, listener_.native_handle(), &ev);
 }
 
 void event_server::impl::refuse(std::unique_ptr<socket_transport> conn) {
@@ -143,6 +175,7 @@ void event_server::impl::end(int fd, const result<>& why) {
   --stats_.active;
   if (opts_.on_session_end) opts_.on_session_end(*slot->session, why);
   slot.reset();  // closes the socket; fd may be reused by the next accept
+  resume_accepting();  // a descriptor is free again
 }
 
 result<> event_server::impl::run_once(milliseconds timeout) {
@@ -158,6 +191,10 @@ result<> event_server::impl::run_once(milliseconds timeout) {
   if (!timers_.empty()) {
     const auto until = std::chrono::ceil<milliseconds>(timers_.top().at - clock::now());
     wait = std::clamp(until, milliseconds{0}, timeout);
+  }
+  if (accept_paused_until_) {
+    if (clock::now() >= *accept_paused_until_) resume_accepting();
+    else wait = std::min(wait, std::chrono::ceil<milliseconds>(*accept_paused_until_ - clock::now()));
   }
   epoll_event events[max_events];
   const int n = ::epoll_wait(epoll_, events, max_events, static_cast<int>(wait.count()));
@@ -190,8 +227,7 @@ result<> event_server::impl::run_once(milliseconds timeout) {
 result<std::unique_ptr<event_server>> event_server::make(tcp_listener listener, factory make_session,
                                                          event_server_options opts) {
   std::unique_ptr<event_server> s(new event_server());
-  s->impl_ = std::make_unique<impl>();
-  s->impl_->listener_ = std::move(listener);
+  s->impl_ = std::make_unique<impl>(std::move(listener));
   s->impl_->make_ = std::move(make_session);
   s->impl_->opts_ = std::move(opts);
   if (const result<> r = s->impl_->setup(); !r) return r.error();

@@ -50,6 +50,10 @@ struct event_server_stats {
   std::size_t failed = 0;        // sessions that ended with an error
   std::size_t refused_busy = 0;  // connections refused past max_connections
   std::size_t peak = 0;          // most sessions open at once
+  // accept() failures other than "none waiting" (EMFILE, ENFILE, ENOMEM...). After
+  // one the server stops accepting until a session ends or 100 ms pass, instead
+  // of spinning on a listener that stays readable.
+  std::size_t accept_errors = 0;
 };
 
 class event_server {

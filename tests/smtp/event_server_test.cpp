@@ -2,7 +2,10 @@
 // driven by many non-blocking uptls clients on one other thread; a stalled or
 // silent client holds up nobody; past the connection limit a client is told 421.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
@@ -256,6 +259,52 @@ TEST(EventServer, ConnectionsPastTheLimitAreToldToComeBackLater) {
   EXPECT_TRUE(served);
   srv.stop();
   EXPECT_GE(srv.stats().refused_busy, 5u);
+}
+
+// A process out of descriptors: accept() fails with EMFILE while the connection
+// waits in the backlog, and the listener stays readable. The server counts the
+// failure and rests instead of spinning, then serves the connection once
+// descriptors are free again.
+TEST(EventServer, OutOfDescriptorsTheServerRestsThenServes) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l) << to_string(l);
+  event_server_options eo;
+  eo.stream = quick(10s);
+  auto made = event_server::make(
+      std::move(l).value(),
+      uptls::smtp::session_factory(std::make_shared<const server_options>(with_tls()), [](const uptls::smtp::message&) {}),
+      eo);
+  ASSERT_TRUE(made) << to_string(made);
+  event_server& srv = **made;
+  stream client = connect_to(srv.port());  // complete in the backlog; not accepted yet
+
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = 256;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;  // every descriptor below the limit, taken
+  for (int i = 0; i < 256; ++i) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    fillers.push_back(fd);
+  }
+  int rounds = 0;
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until && rounds < 10'000) {
+    (void)srv.run_once(100ms);
+    ++rounds;
+  }
+  const event_server_stats starved = srv.stats();
+  for (const int fd : fillers) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+
+  EXPECT_GE(starved.accept_errors, 1u);
+  EXPECT_EQ(starved.accepted, 0u);
+  EXPECT_LT(rounds, 50) << "the loop spun on a listener it could not accept from";
+  for (int i = 0; i < 20 && srv.stats().accepted == 0; ++i) (void)srv.run_once(50ms);
+  EXPECT_EQ(srv.stats().accepted, 1u);
+  EXPECT_EQ(code_of(read_reply(client)), 220);
 }
 
 }  // namespace
