@@ -265,7 +265,8 @@ void server_session::impl::on_pass(std::string_view args) {
   std::size_t total = 0;
   const std::size_t n = drop_->count();
   for (std::size_t i = 1; i <= n; ++i) total += drop_->size(i);
-  send("+OK " + user + "'s maildrop has " + std::to_string(n) + " messages (" + std::to_string(total) + " octets)");
+  send("+OK " + user + "'s maildrop has " + std::to_string(n) + (n == 1 ? " message (" : " messages (") +
+       std::to_string(total) + " octets)");
 }
 
 std::size_t server_session::impl::message_arg(std::string_view args) {
