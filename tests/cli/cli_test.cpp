@@ -272,7 +272,7 @@ TEST(CliUsage, BadArgumentsExitWith2AndSayWhatIsWrong) {
 TEST(CliUsage, SchemeNotSupportedYetIsExit5AndDialsNothing) {
   auto listener = tcp_listener::listen("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok());
-  for (const std::string scheme : {"imap", "imaps", "pop3", "pop3s", "sieve"}) {
+  for (const std::string scheme : {"imap", "imaps", "sieve"}) {
     const run_result r = run({"probe", url(scheme, listener->port())});
     EXPECT_EQ(r.status, 5) << scheme << r.err;
     EXPECT_TRUE(has(r.err, "error:            scheme_not_supported (" + scheme + "://")) << r.err;

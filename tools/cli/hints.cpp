@@ -24,6 +24,9 @@ std::string suggested_ladder(const probe_plan& p) {
   return std::string(first->name()) + ":strict," + std::string(second->name()) + ":legacy";
 }
 
+// The protocol's name for the upgrade: POP3 calls it STLS (RFC 2595 4).
+std::string upgrade_verb(const scheme& s) { return s.protocol == "POP3" ? "STLS" : "STARTTLS"; }
+
 std::string port_mixup_timeout(const probe_plan& p) {
   const scheme* other = partner_of(*p.proto);
   std::string out = "no " + std::string(p.proto->protocol) + " greeting came: ";
@@ -41,17 +44,17 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
   }
   if (ec == errc::not_tls && p.implicit()) {
     const scheme* other = partner_of(s);
-    return "the server spoke plaintext first: this port uses STARTTLS" +
+    return "the server spoke plaintext first: this port uses " + upgrade_verb(s) +
            (other != nullptr ? "; try " + where(p, *other) : std::string());
   }
   if (ec == errc::starttls_not_offered) {
-    return "the server did not offer STARTTLS (or something on the path removed it); only " +
+    return "the server did not offer " + upgrade_verb(s) + " (or something on the path removed it); only " +
            std::string(s.first_command) + " was sent." +
            (p.laddered() ? " The ladder never goes on without TLS"
                          : " --opportunistic would go on WITHOUT TLS");
   }
   if (ec == errc::starttls_refused) {
-    return "the server refused STARTTLS; nothing else was sent." +
+    return "the server refused " + upgrade_verb(s) + "; nothing else was sent." +
            std::string(p.laddered() ? "" : " --opportunistic would go on WITHOUT TLS");
   }
   // The ladder would climb only where the library's one classification lets it,

@@ -15,8 +15,8 @@ constexpr std::array<scheme, 9> table{{
     {"lmtp", 24, tls_start::starttls, "LMTP", "LHLO", run_lmtp, true},
     {"imap", 143, tls_start::starttls, "IMAP", "CAPABILITY", nullptr, false},
     {"imaps", 993, tls_start::implicit, "IMAP", "CAPABILITY", nullptr, false},
-    {"pop3", 110, tls_start::starttls, "POP3", "CAPA", nullptr, false},
-    {"pop3s", 995, tls_start::implicit, "POP3", "CAPA", nullptr, false},
+    {"pop3", 110, tls_start::starttls, "POP3", "CAPA", run_pop3, false},
+    {"pop3s", 995, tls_start::implicit, "POP3", "CAPA", run_pop3, false},
     {"sieve", 4190, tls_start::starttls, "ManageSieve", "CAPABILITY", nullptr, false},
 }};
 

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "uptls/errc.hpp"
+#include "uptls/pop3.hpp"
 #include "uptls/transport.hpp"
 
 namespace uptls::cli {
@@ -20,7 +21,7 @@ constexpr std::array<serve_protocol, 4> table{{
     {"smtp", make_smtp_sessions, smtp::busy_reply},
     {"lmtp", make_lmtp_sessions, smtp::busy_reply},
     {"imap", nullptr, {}},
-    {"pop3", nullptr, {}},
+    {"pop3", make_pop3_sessions, pop3::busy_reply},
 }};
 
 // The server a signal stops. event_server::stop() is safe in a signal handler;
