@@ -37,7 +37,10 @@ struct script {
     raw_write(s.lower(), starttls_answer);
     if (!handshake) {
       // Whatever else the client says comes in plaintext: record it until it leaves.
-      for (int i = 0; i < 5 && !read_line(s, line); ++i) plain_lines.push_back(line);
+      for (int i = 0; i < 5 && !read_line(s, line); ++i) {
+        plain_lines.push_back(line);
+        if (line == "LOGOUT") raw_write(s.lower(), "OK \"bye\"\r\n");
+      }
       return;
     }
     handshake_error = s.start_tls(server_ctx()).error();
@@ -132,8 +135,9 @@ TEST(SieveClient, NoToStarttlsOpportunisticDropsTheCapability) {
   ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
   EXPECT_EQ(c.unit().tls_skip_reason(), errc::starttls_refused);
   EXPECT_FALSE(c.supports("STARTTLS"));
-  (void)c.connection().close();
+  EXPECT_EQ(c.logout(), std::error_code{});
   srv.join();
+  EXPECT_EQ(sc.plain_lines, (std::vector<std::string>{"STARTTLS", "LOGOUT"}));
 }
 
 TEST(SieveClient, ByeToStarttlsEndsTheSessionWithItsStatus) {
@@ -175,6 +179,7 @@ TEST(SieveClient, OverLongLiteralIsRefusedBeforeItIsRead) {
 TEST(SieveClient, LiteralWithinTheLimitIsRead) {
   script sc;
   sc.greeting = "\"IMPLEMENTATION\" {11}\r\nlit\"er\\al\r\n\r\n\"STARTTLS\"\r\nOK {5+}\r\nready\r\n";
+  sc.handshake = false;
   peer_thread srv([&](auto conn) { sc(std::move(conn)); });
   uptls::sieve::starttls_dialogue d{client_options{}};
   auto conn = client_to(srv.port());
@@ -183,7 +188,7 @@ TEST(SieveClient, LiteralWithinTheLimitIsRead) {
   ASSERT_EQ(d.capabilities().size(), 2u);
   EXPECT_EQ(d.capabilities()[0].value, "lit\"er\\al\r\n");  // a literal keeps every octet
   EXPECT_EQ(d.last_response().text, "Begin TLS negotiation now");  // the OK to STARTTLS, not the greeting's
-  (void)s.close();
+  EXPECT_EQ(conn.d.run(s, [&] { return s.close(); }), std::error_code{});
   srv.join();
 }
 
