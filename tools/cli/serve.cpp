@@ -11,16 +11,18 @@
 #include <optional>
 
 #include "uptls/errc.hpp"
+#include "uptls/sieve.hpp"
 #include "uptls/transport.hpp"
 
 namespace uptls::cli {
 namespace {
 
-constexpr std::array<serve_protocol, 4> table{{
+constexpr std::array<serve_protocol, 5> table{{
     {"smtp", make_smtp_sessions, smtp::busy_reply},
     {"lmtp", make_lmtp_sessions, smtp::busy_reply},
     {"imap", nullptr, {}},
     {"pop3", nullptr, {}},
+    {"sieve", make_sieve_sessions, sieve::busy_reply},
 }};
 
 // The server a signal stops. event_server::stop() is safe in a signal handler;

@@ -57,5 +57,7 @@ int run_serve(const serve_plan& plan);
 // The SMTP and LMTP sinks (smtp_serve.cpp).
 event_server::factory make_smtp_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
 event_server::factory make_lmtp_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
+// The ManageSieve server (sieve_serve.cpp).
+event_server::factory make_sieve_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
 
 }  // namespace uptls::cli
