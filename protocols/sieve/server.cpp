@@ -156,7 +156,8 @@ result<> server_session::impl::on_line() {
     if (!f.would_block()) end(f.error());
     return f;
   }
-  const detail::line_limits_t lim{opts().max_literal};
+  // No command takes more than two strings: a few literals bound a command's memory.
+  const detail::line_limits_t lim{opts().max_literal, 64, 4};
   const result<> got = reader_.read(s_, tokens_, lim, reader_trace_, "C");
   if (got.would_block()) return got;
   if (got.error() == errc::line_too_long) {

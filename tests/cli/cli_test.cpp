@@ -779,6 +779,22 @@ TEST(CliServe, SieveWithTheProbeShowsOnlyThePostTlsCapabilities) {
   }
 }
 
+TEST(CliProbe, SieveOverTheLadderReadsTheCapabilitiesAfterTheUpgrade) {
+  served srv = serve({"sieve", "--cert", cert("server-rsa.pem"), "--key", cert("server-rsa.key"), "--once", "--timeout",
+                      "5"});
+  ASSERT_NE(srv.port, 0);
+  const std::string b = first_backend();
+  const run_result r = run({"probe", url("sieve", srv.port), "--cafile", cert("ca.pem"), "--servername", "localhost",
+                            "--ladder", b + ":strict", "--timeout", "5"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  // The prelude ran on the ladder's connection, open_upgraded() read the rest inside TLS.
+  EXPECT_TRUE(has(r.out, "S: OK \"TLS negotiation successful\"")) << r.out;
+  EXPECT_TRUE(has(r.out, "capabilities:     IMPLEMENTATION uptls, SASL PLAIN, SIEVE ")) << r.out;
+  EXPECT_FALSE(has(r.out.substr(r.out.find("capabilities:")), "STARTTLS")) << r.out;
+  EXPECT_TRUE(srv.proc->wait_for_output("*: stopped (--once)", 10s, &srv.seen)) << srv.seen;
+  EXPECT_EQ(srv.proc->wait(10s), 0);
+}
+
 TEST(CliProbe, SieveWithoutStarttlsJsonSaysNothingWasSent) {
   served srv = serve({"sieve", "--once", "--timeout", "5"});
   ASSERT_NE(srv.port, 0);
