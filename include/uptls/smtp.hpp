@@ -142,7 +142,9 @@ class client {
   // errc::usage before open() or for an address with a control octet, '<' or '>';
   // errc::line_too_long for a data line over 998 octets (checked before sending).
   // LMTP: ok when every recipient was delivered; otherwise the first refusal's
-  // code, and recipient_replies() has one code per recipient.
+  // code, and recipient_replies() has one code per recipient: its RCPT reply
+  // when RCPT refused it (the message still goes to the others, RFC 2033 4.2),
+  // else its reply after the message.
   result<> send_mail(std::string_view from, const std::vector<std::string>& to, std::string_view data);
   // QUIT, then closes the connection; errc::protocol_error when the reply is not 221.
   result<> quit();
@@ -161,7 +163,8 @@ class client {
   bool tls_skipped() const noexcept;
   // errc::starttls_not_offered or errc::starttls_refused when tls_skipped(); empty otherwise.
   std::error_code tls_skip_reason() const noexcept;
-  // LMTP: the final reply code of each recipient of the last send_mail, in order.
+  // LMTP: the final reply code of each recipient of the last send_mail, in order
+  // (0 for a recipient whose reply after the message never came).
   const std::vector<int>& recipient_replies() const noexcept;
   stream& connection() noexcept;
   const reply& last_reply() const noexcept;

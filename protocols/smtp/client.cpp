@@ -224,22 +224,28 @@ class client::impl {
       if (r.failed()) return fail(r.error());
       if (last_.code != 250) return make_reply_error(last_.code);
       rcpt_i_ = 0;
+      refused_ = 0;
+      accepted_at_.clear();
       step_ = 1;
     }
+    const bool lmtp = opts_.proto == dialect::lmtp;
     while (step_ == 1 && rcpt_i_ < to_.size()) {
       const result<> r = exchange_.run(s_, "RCPT TO:<" + to_[rcpt_i_] + ">", last_, opts_.trace);
       if (r.would_block()) return r;
       if (r.failed()) return fail(r.error());
       rcpt_replies_.push_back(last_.code);
-      if (last_.code != 250 && last_.code != 251) {
-        // Leave the server in a clean state for the next transaction.
-        refused_ = last_.code;
+      const bool accepted = last_.code == 250 || last_.code == 251;
+      if (accepted) accepted_at_.push_back(rcpt_i_);
+      if (!accepted && refused_ == 0) refused_ = last_.code;
+      ++rcpt_i_;
+      // SMTP: one refused recipient ends the transaction. LMTP delivers to each
+      // recipient on its own (RFC 2033 4.2): the others still get the message.
+      if (!accepted && !lmtp) {
         step_ = 2;
         break;
       }
-      ++rcpt_i_;
     }
-    if (step_ == 1) step_ = 3;
+    if (step_ == 1) step_ = accepted_at_.empty() ? 2 : 3;
     if (step_ == 2) {
       reply ignored;
       const result<> r = exchange_.run(s_, "RSET", ignored, opts_.trace);
@@ -269,18 +275,22 @@ class client::impl {
     if (step_ == 4) {
       if (const result<> f = s_.flush(); !f) return f.would_block() ? f : fail(f.error());
       step_ = 5;
+      // Until its own reply comes, an accepted recipient has no delivery to show.
+      if (lmtp) {
+        for (const std::size_t i : accepted_at_) rcpt_replies_[i] = 0;
+      }
     }
-    // SMTP: one reply for the message; LMTP: one per accepted recipient (RFC 2033 4.2).
-    const std::size_t replies = opts_.proto == dialect::lmtp ? to_.size() : 1;
-    if (opts_.proto == dialect::lmtp && reply_i_ == 0) rcpt_replies_.clear();
+    // SMTP: one reply for the message; LMTP: one per accepted recipient, in
+    // RCPT order (RFC 2033 4.2), each replacing that recipient's RCPT code.
+    const std::size_t replies = lmtp ? accepted_at_.size() : 1;
     while (reply_i_ < replies) {
       const result<> r = reader_.read(s_, last_, opts_.trace);
       if (r.would_block()) return r;
       if (r.failed()) return fail(r.error());
-      if (opts_.proto == dialect::lmtp) rcpt_replies_.push_back(last_.code);
+      if (lmtp) rcpt_replies_[accepted_at_[reply_i_]] = last_.code;
       ++reply_i_;
     }
-    if (opts_.proto == dialect::lmtp) {
+    if (lmtp) {
       for (const int code : rcpt_replies_) {
         if (code != 250) return make_reply_error(code);
       }
@@ -315,7 +325,8 @@ class client::impl {
   std::string wire_;
   std::size_t rcpt_i_ = 0;
   std::size_t reply_i_ = 0;
-  int refused_ = 0;
+  int refused_ = 0;                       // the first refused RCPT's code
+  std::vector<std::size_t> accepted_at_;  // the recipients (by index) RCPT accepted
 };
 
 client::client(stream s, client_options opts) : impl_(std::make_unique<impl>(std::move(s), std::move(opts))) {}

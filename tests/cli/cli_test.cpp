@@ -272,7 +272,7 @@ TEST(CliUsage, BadArgumentsExitWith2AndSayWhatIsWrong) {
 TEST(CliUsage, SchemeNotSupportedYetIsExit5AndDialsNothing) {
   auto listener = tcp_listener::listen("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok());
-  for (const std::string scheme : {"imap", "imaps", "sieve"}) {
+  for (const std::string scheme : {"imap", "imaps"}) {
     const run_result r = run({"probe", url(scheme, listener->port())});
     EXPECT_EQ(r.status, 5) << scheme << r.err;
     EXPECT_TRUE(has(r.err, "error:            scheme_not_supported (" + scheme + "://")) << r.err;
@@ -759,6 +759,54 @@ TEST(CliServe, LmtpWithTheProbe) {
   EXPECT_EQ(lmtp.proc->wait(10s), 0);
   EXPECT_TRUE(has(lmtp.seen, "[1] C: LHLO localhost")) << lmtp.seen;
   EXPECT_TRUE(has(lmtp.seen, "[1] | by lmtp")) << lmtp.seen;
+}
+
+TEST(CliServe, SieveWithTheProbeShowsOnlyThePostTlsCapabilities) {
+  for (const backend* b : backends()) {
+    served srv = serve({"sieve", "--cert", cert("server-rsa.pem"), "--key", cert("server-rsa.key"), "--backend",
+                        std::string(b->name()), "--require-tls", "--once", "--timeout", "5"});
+    ASSERT_NE(srv.port, 0);
+    const run_result r = run(probe("sieve", srv.port, first_backend()));
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_TRUE(has(r.out, "*: STARTTLS to 127.0.0.1 port " + std::to_string(srv.port) + " (ManageSieve)")) << r.out;
+    EXPECT_TRUE(has(r.out, "S: \"SASL\" \"\"")) << "no mechanism before TLS when TLS is required: " << r.out;
+    EXPECT_TRUE(has(r.out, "capabilities:     IMPLEMENTATION uptls, SASL PLAIN, SIEVE ")) << r.out;
+    EXPECT_TRUE(has(r.out, "C: LOGOUT")) << r.out;
+    EXPECT_TRUE(srv.proc->wait_for_output("*: stopped (--once)", 10s, &srv.seen)) << srv.seen;
+    EXPECT_EQ(srv.proc->wait(10s), 0);
+    EXPECT_TRUE(has(srv.seen, "[1] C: STARTTLS")) << srv.seen;
+    EXPECT_TRUE(has(srv.seen, "[1] *: TLS established: ")) << srv.seen;
+  }
+}
+
+TEST(CliProbe, SieveOverTheLadderReadsTheCapabilitiesAfterTheUpgrade) {
+  served srv = serve({"sieve", "--cert", cert("server-rsa.pem"), "--key", cert("server-rsa.key"), "--once", "--timeout",
+                      "5"});
+  ASSERT_NE(srv.port, 0);
+  const std::string b = first_backend();
+  const run_result r = run({"probe", url("sieve", srv.port), "--cafile", cert("ca.pem"), "--servername", "localhost",
+                            "--ladder", b + ":strict", "--timeout", "5"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  // The prelude ran on the ladder's connection, open_upgraded() read the rest inside TLS.
+  EXPECT_TRUE(has(r.out, "S: OK \"TLS negotiation successful\"")) << r.out;
+  EXPECT_TRUE(has(r.out, "capabilities:     IMPLEMENTATION uptls, SASL PLAIN, SIEVE ")) << r.out;
+  EXPECT_FALSE(has(r.out.substr(r.out.find("capabilities:")), "STARTTLS")) << r.out;
+  EXPECT_TRUE(srv.proc->wait_for_output("*: stopped (--once)", 10s, &srv.seen)) << srv.seen;
+  EXPECT_EQ(srv.proc->wait(10s), 0);
+}
+
+TEST(CliProbe, SieveWithoutStarttlsJsonSaysNothingWasSent) {
+  served srv = serve({"sieve", "--once", "--timeout", "5"});
+  ASSERT_NE(srv.port, 0);
+  const run_result r = run(probe("sieve", srv.port, first_backend()) + std::vector<std::string>{"--json"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  const json doc = parse_json(r.out);
+  EXPECT_EQ(doc["error"]["name"], "starttls_not_offered");
+  EXPECT_EQ(doc["protocol"], "ManageSieve");
+  EXPECT_TRUE(has(doc["hint"].get<std::string>(), "nothing was sent")) << r.out;
+  EXPECT_FALSE(dialogue_has(doc, "C", "STARTTLS")) << r.out;
+  EXPECT_TRUE(srv.proc->wait_for_output("*: stopped (--once)", 10s, &srv.seen)) << srv.seen;
+  EXPECT_EQ(srv.proc->wait(10s), 1);  // the client left without LOGOUT
 }
 
 TEST(CliServe, JsonLinesOneObjectPerEvent) {

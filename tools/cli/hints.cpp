@@ -48,8 +48,9 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
            (other != nullptr ? "; try " + where(p, *other) : std::string());
   }
   if (ec == errc::starttls_not_offered) {
-    return "the server did not offer " + upgrade_verb(s) + " (or something on the path removed it); only " +
-           std::string(s.first_command) + " was sent." +
+    // A ManageSieve client says nothing before STARTTLS: the server greets with its capabilities.
+    return "the server did not offer " + upgrade_verb(s) + " (or something on the path removed it); " +
+           (s.first_command.empty() ? std::string("nothing was sent.") : "only " + std::string(s.first_command) + " was sent.") +
            (p.laddered() ? " The ladder never goes on without TLS"
                          : " --opportunistic would go on WITHOUT TLS");
   }

@@ -17,7 +17,7 @@ constexpr std::array<scheme, 9> table{{
     {"imaps", 993, tls_start::implicit, "IMAP", "CAPABILITY", nullptr, false},
     {"pop3", 110, tls_start::starttls, "POP3", "CAPA", run_pop3, false},
     {"pop3s", 995, tls_start::implicit, "POP3", "CAPA", run_pop3, false},
-    {"sieve", 4190, tls_start::starttls, "ManageSieve", "CAPABILITY", nullptr, false},
+    {"sieve", 4190, tls_start::starttls, "ManageSieve", "", run_sieve, false},
 }};
 
 }  // namespace

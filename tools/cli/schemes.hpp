@@ -27,7 +27,7 @@ struct scheme {
   std::uint16_t default_port;      // 25
   tls_start start;
   std::string_view protocol;       // "SMTP": the schemes of one protocol name each other in hints
-  std::string_view first_command;  // what the client says before STARTTLS ("EHLO"), for hints
+  std::string_view first_command;  // what the client says before STARTTLS ("EHLO"; empty: nothing), for hints
   dialogue_fn run;                 // nullptr: not supported yet (exit_not_supported)
   bool sends_mail;                 // --send makes sense
 };
@@ -48,5 +48,6 @@ const scheme* partner_of(const scheme& s) noexcept;
 int run_smtp(probe_env& env);  // smtp_probe.cpp
 int run_lmtp(probe_env& env);  // smtp_probe.cpp
 int run_pop3(probe_env& env);  // pop3_probe.cpp
+int run_sieve(probe_env& env);  // sieve_probe.cpp
 
 }  // namespace uptls::cli

@@ -12,16 +12,18 @@
 
 #include "uptls/errc.hpp"
 #include "uptls/pop3.hpp"
+#include "uptls/sieve.hpp"
 #include "uptls/transport.hpp"
 
 namespace uptls::cli {
 namespace {
 
-constexpr std::array<serve_protocol, 4> table{{
+constexpr std::array<serve_protocol, 5> table{{
     {"smtp", make_smtp_sessions, smtp::busy_reply},
     {"lmtp", make_lmtp_sessions, smtp::busy_reply},
     {"imap", nullptr, {}},
     {"pop3", make_pop3_sessions, pop3::busy_reply},
+    {"sieve", make_sieve_sessions, sieve::busy_reply},
 }};
 
 // The server a signal stops. event_server::stop() is safe in a signal handler;

@@ -59,5 +59,7 @@ event_server::factory make_smtp_sessions(const serve_plan& plan, std::shared_ptr
 event_server::factory make_lmtp_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
 // The POP3 server over a built-in maildrop (pop3_serve.cpp).
 event_server::factory make_pop3_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
+// The ManageSieve server (sieve_serve.cpp).
+event_server::factory make_sieve_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
 
 }  // namespace uptls::cli
