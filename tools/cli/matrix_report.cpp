@@ -1,5 +1,6 @@
 // The matrix's reports: a Markdown table per protocol, mode and server, the
 // JSON of every cell, and a self-contained HTML page (inline CSS, no script).
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -22,8 +23,11 @@ std::string short_suite(const facts& f) {
 
 std::string cell_text(const cell& c) {
   if (!c.got.ran) return c.expect.what == expectation::kind::not_run ? "n/a" : "not run";
-  std::string t = c.got.ok ? short_suite(c.got.negotiated)
-                           : (!c.got.error.empty() && !c.client_is_peer ? c.got.error : "peer refused");
+  std::string t;
+  if (c.got.ok) t = short_suite(c.got.negotiated);
+  else if (!c.client_is_peer && !c.got.error.empty()) t = c.got.error;
+  else if (c.matched && c.expect.what == expectation::kind::peer_error) t = "refused: " + c.expect.peer_text;
+  else t = "refused";
   if (c.got.fell_back) t += " (climbed down)";
   return t;
 }
@@ -82,6 +86,14 @@ std::string title_of(const model& m, const std::string& server, bool peer) {
   return server;
 }
 
+// The data file as the reader knows it: relative to the current folder when inside it.
+std::string shown_path(const std::string& path) {
+  std::error_code ec;
+  const auto rel = std::filesystem::relative(path, ec);
+  if (ec || rel.empty() || rel.string().rfind("..", 0) == 0) return path;
+  return rel.string();
+}
+
 struct counts {
   std::size_t total = 0, matched = 0, mismatched = 0, not_run = 0;
 };
@@ -103,7 +115,7 @@ std::string markdown(const model& m, const std::vector<cell>& cells) {
   const counts n = count(cells);
   out += "# uptls compatibility matrix\n\n" + std::to_string(n.total) + " cells: " + std::to_string(n.matched) +
          " as expected (" + std::to_string(n.not_run) + " of them not run, by capability), " +
-         std::to_string(n.mismatched) + " NOT as expected. Expectations: " + m.path + "\n";
+         std::to_string(n.mismatched) + " NOT as expected. Expectations: " + shown_path(m.path) + "\n";
   for (const grid& g : grids(m, cells)) {
     const bool peer = g.at.begin()->second.begin()->second->server_is_peer;
     out += "\n## " + g.protocol + " " + g.mode + ", server: " + title_of(m, g.server, peer) + "\n\n| client |";
@@ -199,7 +211,7 @@ std::string html_report(const model& m, const std::vector<cell>& cells, std::chr
       "</style></head><body>\n<h1>uptls compatibility matrix</h1>\n<p id=\"summary\">" +
       std::to_string(n.total) + " cells: <b>" + std::to_string(n.matched) + "</b> as expected (" +
       std::to_string(n.not_run) + " not run, by capability), <b id=\"mismatches\">" + std::to_string(n.mismatched) +
-      "</b> not as expected; " + std::to_string(total.count()) + " ms. Expectations: <code>" + html_escape(m.path) +
+      "</b> not as expected; " + std::to_string(total.count()) + " ms. Expectations: <code>" + html_escape(shown_path(m.path)) +
       "</code>. Hover a cell for its expectation.</p>\n"
       "<p class=\"legend\"><span class=\"ok13\">TLS 1.3</span><span class=\"ok12\">TLS 1.2</span>"
       "<span class=\"fallback\">TLS after the ladder climbed down</span><span class=\"refused\">refused (the errc or "
