@@ -119,6 +119,10 @@ check(r.returncode == 2 and "no cell matches" in r.stderr, f"a filter matching n
 r = subprocess.run([uptls, "matrix", "--certs", "/nonexistent", "--only", "client=" + backends[0]],
                    capture_output=True, text=True, timeout=60)
 check(r.returncode == 2 and "no ca.pem" in r.stderr, f"missing certificates: {r.returncode} {r.stderr!r}")
+# A real client that is not there is named with its Debian package, before any cell runs.
+r = subprocess.run([uptls, "matrix", "--certs", certs, "--only", "client=curl"], capture_output=True, text=True,
+                   timeout=60, env=dict(os.environ, PATH="/nonexistent"))
+check(r.returncode == 2 and "the matrix needs 'curl' (Debian: curl)" in r.stderr, f"a missing peer: {r.returncode} {r.stderr!r}")
 r = run("--jobs", "0")
 check(r.returncode == 2 and "--jobs" in r.stderr, f"--jobs 0: {r.returncode} {r.stderr!r}")
 

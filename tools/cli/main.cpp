@@ -353,10 +353,11 @@ int main(int argc, char** argv) {
   mx->add_option("--timeout", ma.timeout, "bound on each cell (default 10)")->type_name("SECONDS")->check(CLI::Range(0.1, 600.0));
   mx->add_flag("--list", ma.list, "print every cell with its expectation and the rule that gave it; run nothing");
   mx->add_flag("--quiet", ma.quiet, "print only the summary line (and the cells not as expected)");
-  mx->footer("\nThe dimensions: protocol, mode (starttls, implicit), client (a uptls backend or a real client),\n"
-             "client_profile (strict, legacy, ladder; default for a real client), server (a uptls backend or a real\n"
-             "server), server_config (see the data file). Each cell's expectation is the last rule of the data file\n"
-             "that matches it; cells a backend cannot serve are not run and say which capability is missing.\n\n"
+  mx->footer("\nThe dimensions: protocol, mode (starttls, implicit), client (a uptls backend or a real\n"
+             "client), client_profile (strict, legacy, ladder, ladder-eof; default for a real client),\n"
+             "server (a uptls backend or a real server), server_config (see the data file). Each cell's\n"
+             "expectation is the last rule of the data file that matches it; cells a backend cannot\n"
+             "serve are not run and say which capability is missing.\n\n"
              "Exit status: 0 every cell as expected; 1 a cell was not (each is named on standard error);\n"
              "2 bad usage, a bad data file, missing certificates or a missing real peer (named by its Debian package).\n");
 
