@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "exit_code.hpp"
+#include "matrix_cmd.hpp"
 #include "output.hpp"
 #include "plan.hpp"
 #include "probe.hpp"
@@ -336,15 +337,39 @@ int main(int argc, char** argv) {
   list->add_flag("--json", backends_json, "one JSON object instead of text");
   list->footer("\nThe first one listed is the default.\n");
 
+  matrix_args ma;
+  ma.expect = UPTLS_MATRIX_DATA;
+  ma.certs = UPTLS_MATRIX_CERTS;
+  CLI::App* mx = app.add_subcommand(
+      "matrix", "Run the compatibility matrix on loopback and compare every cell with its reviewed expectation");
+  mx->add_option("--expect", ma.expect, "the data file of expectations (default " UPTLS_MATRIX_DATA ")")->type_name("FILE");
+  mx->add_option("--certs", ma.certs, "folder of the test certificates (default " UPTLS_MATRIX_CERTS ")")->type_name("DIR");
+  mx->add_option("--json", ma.json, "write every cell as JSON to FILE")->type_name("FILE");
+  mx->add_option("--html", ma.html, "write a self-contained HTML page of the grid to FILE")->type_name("FILE");
+  mx->add_option("--only", ma.only, "run only the cells whose KEY is one of the VALUEs (repeatable), e.g.\n"
+                                    "--only client=openssl,gnutls --only mode=starttls")
+      ->type_name("KEY=VALUE,...");
+  mx->add_option("--jobs", ma.jobs, "cells run at once (default 8)")->type_name("N")->check(CLI::Range(1, 64));
+  mx->add_option("--timeout", ma.timeout, "bound on each cell (default 10)")->type_name("SECONDS")->check(CLI::Range(0.1, 600.0));
+  mx->add_flag("--list", ma.list, "print every cell with its expectation and the rule that gave it; run nothing");
+  mx->add_flag("--quiet", ma.quiet, "print only the summary line (and the cells not as expected)");
+  mx->footer("\nThe dimensions: protocol, mode (starttls, implicit), client (a uptls backend or a real\n"
+             "client), client_profile (strict, legacy, ladder, ladder-eof; default for a real client),\n"
+             "server (a uptls backend or a real server), server_config (see the data file). Each cell's\n"
+             "expectation is the last rule of the data file that matches it; cells a backend cannot\n"
+             "serve are not run and say which capability is missing.\n\n"
+             "Exit status: 0 every cell as expected; 1 a cell was not (each is named on standard error);\n"
+             "2 bad usage, a bad data file, missing certificates or a missing real peer (named by its Debian package).\n");
+
   // CLI11 would only say that a command is required.
   const auto known = [&](const char* word) {
-    for (const CLI::App* sub : {probe, serve, list}) {
+    for (const CLI::App* sub : {probe, serve, list, mx}) {
       if (sub->get_name() == word) return true;
     }
     return false;
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    return usage_failure("", "unknown command '" + std::string(argv[1]) + "'; the commands are probe, serve, backends");
+    return usage_failure("", "unknown command '" + std::string(argv[1]) + "'; the commands are probe, serve, backends, matrix");
   }
   try {
     app.parse(argc, argv);
@@ -364,11 +389,18 @@ int main(int argc, char** argv) {
       return run_probe(plan);
     }
     if (serve->parsed()) return run_serve(make_serve_plan(sa));
+    if (mx->parsed()) {
+      for (const std::string& f : ma.only) {
+        if (const std::string why = check_matrix_filter(f); !why.empty()) throw usage_error(why);
+      }
+      return run_matrix(ma);
+    }
     if (backends_json) print_backends_json();
     else print_backends_text();
     return exit_ok;
   } catch (const usage_error& e) {
-    return usage_failure(probe->parsed() ? "probe" : serve->parsed() ? "serve" : "backends", e.what());
+    return usage_failure(probe->parsed() ? "probe" : serve->parsed() ? "serve" : mx->parsed() ? "matrix" : "backends",
+                         e.what());
   }
 }
 
