@@ -1,6 +1,6 @@
 // uptls::errc: one portable error vocabulary for every backend.
 //
-// Three tiers (DESIGN.md rule 3): a broken contract is a GSL Expects (terminates),
+// Three tiers (docs/architecture.md "Rules"): a broken contract is a GSL Expects (terminates),
 // a call in the wrong state is errc::usage, a fault of the peer or the network is
 // one of the protocol codes below. A backend maps its library's own codes into
 // these inside its folder and keeps the raw code and text as detail (failure_info).

@@ -1,4 +1,4 @@
-// The fallback ladder (DESIGN.md "Fallback ladder"): connect with a strict profile
+// The fallback ladder (docs/architecture.md "Fallback safety"): connect with a strict profile
 // first and, only when the server refused it as a policy mismatch before sending
 // any handshake message of its own, try again on a fresh connection with a more
 // permissive profile. Every attempt is reported; a host once seen strict never
