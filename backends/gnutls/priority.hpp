@@ -1,4 +1,4 @@
-// The GnuTLS priority string for a profile (DESIGN.md "Profiles").
+// The GnuTLS priority string for a profile (docs/architecture.md "Profiles").
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The cipher suites of the named profiles (DESIGN.md "Profiles"), as mbedTLS ids.
+// The cipher suites of the named profiles (docs/architecture.md "Profiles"), as mbedTLS ids.
 #pragma once
 
 #include <vector>

@@ -1,5 +1,6 @@
-// A BIO whose reads and writes go through a uptls::transport, so that the
-// engine does all its I/O through the transport it was handed (DESIGN.md rule 2).
+// A BIO whose reads and writes go through a uptls::transport, so that the engine
+// does all its I/O through the transport it was handed (docs/architecture.md
+// "Engines and backends").
 #pragma once
 
 #include <openssl/bio.h>

@@ -1,4 +1,4 @@
-// The named profiles (DESIGN.md "Profiles") as OpenSSL settings.
+// The named profiles (docs/architecture.md "Profiles") as OpenSSL settings.
 #pragma once
 
 #include <openssl/ssl.h>

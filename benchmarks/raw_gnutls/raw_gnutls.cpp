@@ -13,7 +13,7 @@
 namespace bench {
 namespace {
 
-// The profile of DESIGN.md as GnuTLS priority strings.
+// The profile of docs/architecture.md "Profiles" as GnuTLS priority strings.
 constexpr const char* base =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
     "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1";

@@ -20,7 +20,7 @@
 namespace bench {
 namespace {
 
-// The profile of DESIGN.md as mbedTLS suite names.
+// The profile of docs/architecture.md "Profiles" as mbedTLS suite names.
 const char* const strict_suites[] = {
     "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",       "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
     "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384",       "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384",

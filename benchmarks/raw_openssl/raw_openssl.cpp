@@ -10,7 +10,7 @@
 namespace bench {
 namespace {
 
-// The profile strings of DESIGN.md, as OpenSSL cipher lists.
+// The profile strings of docs/architecture.md "Profiles", as OpenSSL cipher lists.
 constexpr const char* strict_tls12 = "ECDHE+AESGCM:ECDHE+CHACHA20";
 constexpr const char* rsa_kx_suites = "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA";
 

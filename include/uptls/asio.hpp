@@ -1,20 +1,24 @@
-// uptls on Asio's io_context (standalone Asio, <asio.hpp>): the optional glue
-// between a buffer-driven uptls::stream and an asio::ip::tcp::socket.
-//
-// uptls never touches the socket. async_drive() runs one resumable uptls call
-// (a stream call, or a dialogue's resume()) to its end: it calls the step,
-// writes what the stream has to send with async_write, reads with
-// async_read_some when the step waits for bytes, feeds them in, and calls the
-// step again; a steady_timer bounds each wait by the stream's next deadline.
-// The handler gets the step's final result. Nothing here blocks the io_context.
-//
-//   uptls::stream s = uptls::stream::buffer_driven(uptls::smtp::line_limits());
-//   uptls::smtp::server_session session(std::move(s), opts, sink);
-//   uptls::asio::async_drive(socket, session.connection(),
-//       [&] { return session.resume(); },
-//       [](uptls::result<> why) { /* the session ended */ });
-//
-// Only this header needs Asio; the uptls library itself does not.
+/// @file
+/// uptls on Asio's io_context (standalone Asio, `<asio.hpp>`): the optional glue
+/// between a buffer-driven uptls::stream and an asio::ip::tcp::socket.
+///
+/// uptls never touches the socket. async_drive() runs one resumable uptls call
+/// (a stream call, or a dialogue's resume()) to its end: it calls the step,
+/// writes what the stream has to send with async_write, reads with
+/// async_read_some when the step waits for bytes, feeds them in, and calls the
+/// step again; a steady_timer bounds each wait by the stream's next deadline.
+/// The handler gets the step's final result. Nothing here blocks the io_context.
+///
+/// @code
+///   uptls::stream s = uptls::stream::buffer_driven(uptls::smtp::line_limits());
+///   uptls::smtp::server_session session(std::move(s), opts, sink);
+///   uptls::asio::async_drive(socket, session.connection(),
+///       [&] { return session.resume(); },
+///       [](uptls::result<> why) { /* the session ended */ });
+/// @endcode
+///
+/// Only this header needs Asio; the uptls library itself does not. See
+/// docs/architecture.md "Asio adapter" and examples/asio.
 #pragma once
 
 #include <array>
@@ -27,6 +31,7 @@
 #include "uptls/result.hpp"
 #include "uptls/stream.hpp"
 
+/// uptls on Asio: async_drive().
 namespace uptls::asio {
 
 namespace detail {
@@ -118,9 +123,15 @@ class drive_op : public std::enable_shared_from_this<drive_op<Step, Handler>> {
 
 }  // namespace detail
 
-// Runs step (a callable returning result<>; for a call with a value, return its
-// status()) until it no longer would block, over sock and the buffer-driven stream s, then calls handler(result<>).
-// sock, s and what step uses must outlive the drive.
+/// Runs step (a callable returning result<>; for a call with a value, return its
+/// status()) until it no longer would block, over sock and the buffer-driven
+/// stream s, then calls handler(result<>) with the step's final result: ok, or
+/// why it failed (errc::timeout when the stream's deadline passed while waiting
+/// for bytes; a socket error reaches the stream as the end of its input, and the
+/// step then reports it, e.g. errc::eof or errc::truncated). When the stream
+/// ended (closed or failed) the socket's sending side is shut down before the
+/// handler runs. sock, s and what step uses must outlive the drive; only one
+/// drive may run on a stream at a time.
 template <class Step, class Handler>
 void async_drive(::asio::ip::tcp::socket& sock, stream& s, Step step, Handler handler) {
   auto wrapped = [step = std::move(step)]() mutable -> result<> { return step(); };

@@ -14,7 +14,7 @@ namespace uptls {
 // Which end of the handshake we play.
 enum class role { client, server };
 
-// Named security profiles (DESIGN.md "Profiles"):
+// Named security profiles (docs/architecture.md "Profiles"):
 //  strict: TLS 1.2-1.3, forward-secret key exchange only (ECDHE, TLS 1.3), AEAD only.
 //  legacy: strict's list first, then plain RSA key exchange with AES-GCM and AES-CBC.
 // No profile ever allows SSL, TLS 1.0/1.1, RC4, 3DES, NULL, export or anonymous suites.

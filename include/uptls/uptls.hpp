@@ -1,4 +1,6 @@
-// Everything a program needs: include this one header.
+/// @file
+/// Everything a program needs: include this one header (the protocol headers,
+/// such as uptls/smtp.hpp, and the optional uptls/asio.hpp come on their own).
 #pragma once
 
 #include "uptls/backend.hpp"
