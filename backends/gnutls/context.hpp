@@ -1,6 +1,7 @@
 // A compiled tls_config for GnuTLS: certificate credentials, a priority cache,
-// the server's ticket key and the client's resumption cache. Immutable after
-// make() apart from the cache, so it can be shared between threads.
+// the server's ticket key and session-ID store, the client's resumption cache.
+// Immutable after make() apart from the caches (each with its own lock), so it
+// can be shared between threads.
 #pragma once
 
 #include <gnutls/gnutls.h>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "server_session_store.hpp"
 #include "session_cache.hpp"
 #include "engine/engine.hpp"
 #include "uptls/backend.hpp"
@@ -38,6 +40,8 @@ class gnutls_context final : public detail::context_impl, public std::enable_sha
   const std::vector<gnutls_datum_t>& alpn() const noexcept { return alpn_; }
   // Client: resumption data by server name.
   session_cache& cache() const noexcept { return cache_; }
+  // Server: TLS 1.2 sessions by session ID; nullptr when resumption is off.
+  server_session_store* id_store() const noexcept { return id_store_.get(); }
 
  private:
   gnutls_context(const backend& owner, const tls_config& cfg, role side);
@@ -53,6 +57,7 @@ class gnutls_context final : public detail::context_impl, public std::enable_sha
   gnutls_datum_t ticket_key_{nullptr, 0};
   std::vector<gnutls_datum_t> alpn_;
   mutable session_cache cache_;
+  std::unique_ptr<server_session_store> id_store_;
 };
 
 }  // namespace uptls::detail::gtls

@@ -130,19 +130,22 @@ std::error_code mbed_context::set_alpn() {
 
 std::error_code mbed_context::set_resumption() {
   if (side_ == role::client) {
-    mbedtls_ssl_conf_session_tickets(&conf_, cfg_.resumption ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
-                                                             : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+    mbedtls_ssl_conf_session_tickets(&conf_, cfg_.resumption && cfg_.session_tickets
+                                                 ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
+                                                 : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
     return {};
   }
   if (!cfg_.resumption) return {};
-  // Tickets (RFC 5077) for clients that take them, a session-id cache for the rest.
+  // Tickets (RFC 5077) for clients that take them, a session-id cache for the
+  // rest (and for everyone when session_tickets is off).
+  mbedtls_ssl_cache_set_timeout(&server_sessions_, server_cache_timeout_s);
+  mbedtls_ssl_conf_session_cache(&conf_, &server_sessions_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+  if (!cfg_.session_tickets) return {};
   if (mbedtls_ssl_ticket_setup(&tickets_, mbedtls_ctr_drbg_random, &drbg_, MBEDTLS_CIPHER_AES_256_GCM,
                                ticket_lifetime_s) != 0) {
     return errc::internal;
   }
   mbedtls_ssl_conf_session_tickets_cb(&conf_, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &tickets_);
-  mbedtls_ssl_cache_set_timeout(&server_sessions_, server_cache_timeout_s);
-  mbedtls_ssl_conf_session_cache(&conf_, &server_sessions_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
   return {};
 }
 

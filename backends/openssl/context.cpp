@@ -51,6 +51,10 @@ std::error_code openssl_context::setup() {
     }
   }
 
+  // TLS 1.2 by session ID only: no ticket asked for or issued (TLS 1.3 still
+  // resumes: an OpenSSL server then issues stateful tickets from its cache).
+  if (cfg_.resumption && !cfg_.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+
   if (side_ == role::server) {
     if (SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1) != 1) {
       return errc::internal;

@@ -48,8 +48,16 @@ struct tls_config {
   // refuses clients that offer ALPN with none in common.
   std::vector<std::string> alpn;
 
-  // Session resumption (TLS 1.3 tickets, TLS 1.2 tickets or ids).
+  /// Session resumption: a client offers the session it kept for the same
+  /// server name, a server resumes what it issued (TLS 1.3 tickets; TLS 1.2
+  /// tickets or session IDs). false: every handshake is a full one.
   bool resumption = true;
+  /// TLS 1.2 session tickets (RFC 5077), with resumption on. false: a client
+  /// asks for none and a server issues none, so TLS 1.2 sessions resume by
+  /// session ID only (the server keeps them, bounded and expiring, in its
+  /// context). TLS 1.3 resumes by ticket alone (RFC 8446 has no session IDs)
+  /// and is governed by `resumption` only.
+  bool session_tickets = true;
 
   // Lower memory for idle connections (OpenSSL SSL_MODE_RELEASE_BUFFERS and the like);
   // refused with errc::unsupported where the backend has no such switch.
