@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "server_session_store.hpp"
@@ -21,7 +22,8 @@ class gnutls_context final : public detail::context_impl, public std::enable_sha
   // Compiles cfg (already accepted by check_config): errc::invalid_config for
   // unreadable files, a key that does not match its certificate or an empty CA
   // file; errc::unsupported for ALPN lists beyond GnuTLS's limits.
-  static result<std::shared_ptr<const context>> make(const backend& owner, const tls_config& cfg, role side);
+  static result<std::shared_ptr<const context>> make(const backend& owner, const tls_config& cfg, role side,
+                                                     std::string* why);
 
   ~gnutls_context() override;
   gnutls_context(const gnutls_context&) = delete;
@@ -45,9 +47,9 @@ class gnutls_context final : public detail::context_impl, public std::enable_sha
 
  private:
   gnutls_context(const backend& owner, const tls_config& cfg, role side);
-  std::error_code compile();
-  std::error_code load_trust();
-  std::error_code load_identity();
+  std::error_code compile(std::string* why);
+  std::error_code load_trust(std::string* why);
+  std::error_code load_identity(std::string* why);
 
   const backend& owner_;
   tls_config cfg_;

@@ -248,6 +248,10 @@ TEST_F(OpensslClient, DefaultClientVerifiesOurServerAndSendsData) {
 // offers the first one's session ID and says "Reused" when our server resumed it.
 class OpensslClientSessionId : public OpensslClient {
  protected:
+  void SetUp() override {
+    OpensslClient::SetUp();
+    if (!backend_under_test().caps().session_id_cache) GTEST_SKIP() << "no session-ID cache in this backend";
+  }
   void TearDown() override { std::filesystem::remove(file_); }
   // One s_client run against a new connection to l, our server compiled from sc
   // (shared between runs through ctx): what s_client printed, and our side's view.
@@ -262,8 +266,13 @@ class OpensslClientSessionId : public OpensslClient {
     if (!e) return {};
     const result<> hs = finish(**conn, [&] { return (*e)->handshake(); });
     EXPECT_TRUE(is_ok(hs)) << (*e)->failure().text;
-    if (hs.ok()) *resumed = (*e)->session().resumed;
-    peer->close_stdin();  // s_client says goodbye and exits, writing -sess_out
+    if (hs.ok()) {
+      *resumed = (*e)->session().resumed;
+      // A clean end: OpenSSL drops a session from its cache when the
+      // connection is freed without our close_notify.
+      EXPECT_TRUE(is_ok(finish(**conn, [&] { return (*e)->close(); })));
+    }
+    peer->close_stdin();  // s_client exits, writing -sess_out
     std::string seen = peer->read_all(5s);
     EXPECT_EQ(peer->wait(5s), 0) << seen;
     return seen;
@@ -296,8 +305,12 @@ TEST_F(OpensslClientSessionId, ServerWithoutResumptionSaysNewAgain) {
   auto ctx = server_ctx(sc);
   ASSERT_TRUE(ctx);
   bool resumed = true;
-  (void)run_once(*l, ctx, "-sess_out", &resumed);
-  ASSERT_TRUE(std::filesystem::exists(file_));
+  const std::string first = run_once(*l, ctx, "-sess_out", &resumed);
+  EXPECT_NE(first.find("New, TLSv1.2"), std::string::npos) << first;
+  EXPECT_FALSE(resumed);
+  // A server that resumes nothing may give no session ID at all, and then
+  // s_client has nothing to save: that is the same answer.
+  if (!std::filesystem::exists(file_)) return;
   const std::string second = run_once(*l, ctx, "-sess_in", &resumed);
   EXPECT_NE(second.find("New, TLSv1.2"), std::string::npos) << second;
   EXPECT_EQ(second.find("Reused"), std::string::npos) << second;
