@@ -10,11 +10,17 @@
 #   other-ca.{pem,key}             a CA nobody trusts; untrusted.{pem,key} is its localhost leaf
 #   client.{pem,key}               a client certificate under the CA
 #   client-untrusted.{pem,key}     a client certificate under other-ca
-# Usage: make-test-certs.sh OUTDIR   (idempotent: does nothing when OUTDIR/stamp exists)
+#   intermediate.{pem,key}         an intermediate CA under the CA
+#   server-chain.{pem,key}         localhost leaf under the intermediate; the .pem holds leaf then intermediate
+#   server-rsa-encrypted.key       server-rsa.key in traditional encrypted PEM (AES-256-CBC),
+#                                  password in key-password.txt
+# Usage: make-test-certs.sh OUTDIR   (idempotent: does nothing when OUTDIR/stamp names this
+# version of the set; an older set is made again)
 set -eu
 out=${1:?usage: make-test-certs.sh OUTDIR}
+version=2
 mkdir -p "$out"
-[ -f "$out/stamp" ] && exit 0
+[ -f "$out/stamp" ] && [ "$(sed -n 2p "$out/stamp")" = "set $version" ] && exit 0
 cd "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -79,4 +85,24 @@ openssl req -new -x509 -key selfsigned.key -out selfsigned.pem -days 3650 -subj 
   -addext "subjectAltName=$localnames" -addext "basicConstraints=critical,CA:FALSE" \
   -addext "extendedKeyUsage=serverAuth" 2>/dev/null
 
-date -u > stamp
+# An intermediate CA (the chain tests): CA:TRUE, path length 0, under the test CA.
+rsa intermediate.key
+openssl req -new -key intermediate.key -out "$work/intermediate.csr" -subj "/O=uptls tests/CN=uptls intermediate CA" 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$work/intermediate.ext"
+openssl ca -batch -config "$work/ca/ca.cnf" -in "$work/intermediate.csr" -out intermediate.pem -notext \
+  -startdate $now -enddate $later -extfile "$work/intermediate.ext" 2>/dev/null
+make_ca_db() { # name: an `openssl ca` database for an existing CA key and certificate
+  mkdir -p "$work/$1"; : > "$work/$1/index.txt"
+  sed "s|$work/ca|$work/$1|g; s|$PWD/ca.pem|$PWD/$1.pem|; s|$PWD/ca.key|$PWD/$1.key|" "$work/ca/ca.cnf" > "$work/$1/ca.cnf"
+}
+make_ca_db intermediate
+ec server-chain.key; sign intermediate server-chain-leaf server-chain.key localhost "$localnames" serverAuth $now $later
+cat server-chain-leaf.pem intermediate.pem > server-chain.pem
+rm -f server-chain-leaf.pem
+
+# The server key again, encrypted the traditional way (Proc-Type/DEK-Info),
+# which OpenSSL, GnuTLS and mbedTLS 2.28 all read.
+printf 'uptls test password' > key-password.txt
+openssl rsa -in server-rsa.key -aes256 -traditional -passout file:key-password.txt -out server-rsa-encrypted.key 2>/dev/null
+
+{ date -u; echo "set $version"; } > stamp

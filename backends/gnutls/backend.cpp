@@ -14,6 +14,8 @@ constexpr capabilities gnutls_caps() {
   c.ip_address_names = true;   // GNUTLS_DT_IP_ADDRESS against iPAddress SANs
   c.alpn = true;
   c.resumption = true;
+  c.session_id_cache = true;   // server_session_store behind gnutls_db_set_*_function
+  c.pem_from_memory = true;
   c.client_certificates = true;
   c.system_trust = true;
   c.release_buffers = false;   // GnuTLS has no switch to free idle record buffers
@@ -30,8 +32,14 @@ class gnutls_backend_impl final : public backend {
   }
   const capabilities& caps() const noexcept override { return caps_; }
   result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side) const override {
-    if (const std::error_code ec = detail::check_config(cfg, side, caps_)) return ec;
-    return gtls::gnutls_context::make(*this, cfg, side);
+    std::string why;
+    return make_context(cfg, side, why);
+  }
+  result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side,
+                                                      std::string& why) const override {
+    why.clear();
+    if (const std::error_code ec = detail::check_config(cfg, side, caps_, &why)) return ec;
+    return gtls::gnutls_context::make(*this, cfg, side, &why);
   }
 
  private:

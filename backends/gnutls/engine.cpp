@@ -3,6 +3,7 @@
 #include <string.h>  // explicit_bzero
 
 #include <algorithm>
+#include <cstring>
 #include <gsl/assert>
 #include <gsl/narrow>
 #include <gsl/util>
@@ -43,7 +44,11 @@ std::error_code gnutls_engine::setup(const peer_options& peer) {
   Expects(side == role::server || !peer.server_name.empty() || cfg.dangerous_skip_verification);
 
   unsigned flags = side == role::client ? GNUTLS_CLIENT : GNUTLS_SERVER;
-  if (!cfg.resumption) flags |= GNUTLS_NO_TICKETS;
+  if (!cfg.resumption) {
+    flags |= GNUTLS_NO_TICKETS;
+  } else if (!cfg.session_tickets) {
+    flags |= GNUTLS_NO_TICKETS_TLS12;  // TLS 1.2 by session ID; TLS 1.3 still by ticket
+  }
 #ifdef UPTLS_GNUTLS_HAVE_TICKET_SEND
   // Left alone a GnuTLS TLS 1.3 server sends its tickets before it reads the
   // client's Finished, so a client that refuses the certificate meets them
@@ -103,7 +108,42 @@ std::error_code gnutls_engine::setup(const peer_options& peer) {
   if (const gnutls_datum_t* key = ctx_->ticket_key()) {
     if (gnutls_session_ticket_enable_server(session_, key) < 0) return errc::internal;
   }
+  if (server_session_store* store = ctx_->id_store()) {
+    // GnuTLS keeps no server cache: without these a TLS 1.2 client that takes
+    // no ticket never resumes. The store outlives the session (ctx_ holds it).
+    gnutls_db_set_ptr(session_, store);
+    gnutls_db_set_store_function(session_, &gnutls_engine::on_db_store);
+    gnutls_db_set_retrieve_function(session_, &gnutls_engine::on_db_retrieve);
+    gnutls_db_set_remove_function(session_, &gnutls_engine::on_db_remove);
+    gnutls_db_set_cache_expiration(session_, gsl::narrow<int>(store->lifetime().count()));
+  }
   return {};
+}
+
+int gnutls_engine::on_db_store(void* ptr, gnutls_datum_t key, gnutls_datum_t data) {
+  auto* store = static_cast<server_session_store*>(ptr);
+  const bool kept = store->store(std::span(key.data, key.size), std::span(data.data, data.size),
+                                 server_session_store::clock::now());
+  return kept ? 0 : GNUTLS_E_DB_ERROR;
+}
+
+// GnuTLS frees what this returns with gnutls_free (after wiping it).
+gnutls_datum_t gnutls_engine::on_db_retrieve(void* ptr, gnutls_datum_t key) {
+  auto* store = static_cast<server_session_store*>(ptr);
+  auto found = store->retrieve(std::span(key.data, key.size), server_session_store::clock::now());
+  if (!found || found->empty()) return {nullptr, 0};
+  auto* copy = static_cast<unsigned char*>(gnutls_malloc(found->size()));
+  gnutls_datum_t out{nullptr, 0};
+  if (copy != nullptr) {
+    std::memcpy(copy, found->data(), found->size());
+    out = {copy, static_cast<unsigned>(found->size())};
+  }
+  explicit_bzero(found->data(), found->size());
+  return out;
+}
+
+int gnutls_engine::on_db_remove(void* ptr, gnutls_datum_t key) {
+  return static_cast<server_session_store*>(ptr)->remove(std::span(key.data, key.size)) ? 0 : GNUTLS_E_DB_ERROR;
 }
 
 // Client: hands GnuTLS the resumption data kept for this server name, if any.

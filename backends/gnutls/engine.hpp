@@ -52,6 +52,9 @@ class gnutls_engine final : public detail::engine {
   static int on_verify(gnutls_session_t session);
   static int on_client_hello(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
                              const gnutls_datum_t* msg);
+  static int on_db_store(void* ptr, gnutls_datum_t key, gnutls_datum_t data);
+  static gnutls_datum_t on_db_retrieve(void* ptr, gnutls_datum_t key);
+  static int on_db_remove(void* ptr, gnutls_datum_t key);
   static int on_ticket(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
                        const gnutls_datum_t* msg);
 

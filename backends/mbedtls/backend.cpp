@@ -24,6 +24,8 @@ capabilities probe_capabilities() {
   c.alpn = true;
 #endif
   c.resumption = true;  // server: tickets and a session-id cache; client: a cache per server name
+  c.session_id_cache = true;  // mbedtls_ssl_cache (bounded at 50 entries, 1 day)
+  c.pem_from_memory = true;
   c.client_certificates = true;
   // No store of its own: the system's PEM bundle, when there is one.
   c.system_trust = !mbed::system_trust_file().empty();
@@ -53,9 +55,15 @@ class mbedtls_backend_impl final : public backend {
   }
 
   result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side) const override {
-    if (auto ec = detail::check_config(cfg, side, caps())) return ec;
+    std::string why;
+    return make_context(cfg, side, why);
+  }
+  result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side,
+                                                      std::string& why) const override {
+    why.clear();
+    if (auto ec = detail::check_config(cfg, side, caps(), &why)) return ec;
     auto ctx = std::make_shared<mbed_context>(*this, cfg, side);
-    if (auto ec = ctx->setup()) return ec;
+    if (auto ec = ctx->setup(&why)) return ec;
     return std::shared_ptr<const context>(std::move(ctx));
   }
 };

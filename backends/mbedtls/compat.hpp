@@ -8,6 +8,7 @@
 #include <mbedtls/ssl.h>
 
 #include <cstdint>
+#include <string>
 
 #if defined(MBEDTLS_USE_PSA_CRYPTO) || defined(MBEDTLS_SSL_PROTO_TLS1_3)
 #include <psa/crypto.h>
@@ -43,13 +44,31 @@ inline void set_tls12_only(mbedtls_ssl_config& conf) noexcept {
 #endif
 }
 
-// Loads an unencrypted PEM or DER private key; 0 or an mbedTLS error.
-inline int parse_key_file(mbedtls_pk_context& key, const char* path, mbedtls_ctr_drbg_context& rng) noexcept {
+// Loads a PEM or DER private key file, decrypted with password when it is not
+// empty; 0 or an mbedTLS error.
+inline int parse_key_file(mbedtls_pk_context& key, const char* path, const std::string& password,
+                          mbedtls_ctr_drbg_context& rng) noexcept {
+  const char* pwd = password.empty() ? nullptr : password.c_str();
 #if defined(UPTLS_MBEDTLS_PK_PARSE_RNG)
-  return mbedtls_pk_parse_keyfile(&key, path, nullptr, mbedtls_ctr_drbg_random, &rng);
+  return mbedtls_pk_parse_keyfile(&key, path, pwd, mbedtls_ctr_drbg_random, &rng);
 #else
   (void)rng;
-  return mbedtls_pk_parse_keyfile(&key, path, nullptr);
+  return mbedtls_pk_parse_keyfile(&key, path, pwd);
+#endif
+}
+
+// The same for a key held as PEM text.
+inline int parse_key(mbedtls_pk_context& key, const std::string& pem, const std::string& password,
+                     mbedtls_ctr_drbg_context& rng) noexcept {
+  // PEM input is parsed with its terminating NUL counted (mbedTLS's rule).
+  const auto* text = reinterpret_cast<const unsigned char*>(pem.c_str());
+  const auto* pwd = reinterpret_cast<const unsigned char*>(password.c_str());
+#if defined(UPTLS_MBEDTLS_PK_PARSE_RNG)
+  return mbedtls_pk_parse_key(&key, text, pem.size() + 1, password.empty() ? nullptr : pwd, password.size(),
+                              mbedtls_ctr_drbg_random, &rng);
+#else
+  (void)rng;
+  return mbedtls_pk_parse_key(&key, text, pem.size() + 1, password.empty() ? nullptr : pwd, password.size());
 #endif
 }
 

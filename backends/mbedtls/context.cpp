@@ -17,6 +17,10 @@ constexpr int server_cache_timeout_s = 86'400;
 
 std::error_code invalid() { return make_error_code(errc::invalid_config); }
 
+std::error_code refuse(std::string* why, std::string_view text) {
+  return detail::refuse(errc::invalid_config, why, text);
+}
+
 }  // namespace
 
 std::string_view system_trust_file() noexcept {
@@ -53,7 +57,7 @@ mbed_context::~mbed_context() {
   mbedtls_entropy_free(&entropy_);
 }
 
-std::error_code mbed_context::setup() {
+std::error_code mbed_context::setup(std::string* why) {
   if (init_crypto() != 0) return errc::internal;
   const int endpoint = side_ == role::client ? MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER;
   if (mbedtls_ssl_config_defaults(&conf_, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
@@ -71,8 +75,8 @@ std::error_code mbed_context::setup() {
   mbedtls_ssl_conf_ciphersuites(&conf_, suites_.data());
   set_groups(conf_);
 
-  if (auto ec = load_trust()) return ec;
-  if (auto ec = load_own_chain()) return ec;
+  if (auto ec = load_trust(why)) return ec;
+  if (auto ec = load_own_chain(why)) return ec;
   if (auto ec = set_alpn()) return ec;
   if (auto ec = set_resumption()) return ec;
 
@@ -91,31 +95,58 @@ std::error_code mbed_context::setup() {
   return {};
 }
 
-std::error_code mbed_context::load_trust() {
+std::error_code mbed_context::load_trust(std::string* why) {
   if (!cfg_.ca_file.empty()) {
     // A caller's own CA file must parse whole: a certificate skipped silently
     // would surface later as a puzzling "untrusted".
-    if (mbedtls_x509_crt_parse_file(&trust_, cfg_.ca_file.c_str()) != 0) return invalid();
+    if (mbedtls_x509_crt_parse_file(&trust_, cfg_.ca_file.c_str()) != 0) {
+      return refuse(why, "ca_file: unreadable, or a certificate in it does not parse");
+    }
+  }
+  if (!cfg_.ca_pem.empty()) {
+    // PEM input is parsed with its terminating NUL counted (mbedTLS's rule).
+    const auto* text = reinterpret_cast<const unsigned char*>(cfg_.ca_pem.c_str());
+    if (mbedtls_x509_crt_parse(&trust_, text, cfg_.ca_pem.size() + 1) != 0 || trust_.raw.p == nullptr) {
+      return refuse(why, "ca_pem: no PEM certificate in it, or a broken one");
+    }
   }
   if (cfg_.system_trust) {
     const std::string_view bundle = system_trust_file();
-    if (bundle.empty()) return invalid();
+    if (bundle.empty()) return refuse(why, "system_trust: no system CA bundle here");
     // The system bundle may hold a few certificates mbedTLS cannot parse
     // (a positive count); those are skipped, the rest is used.
-    if (mbedtls_x509_crt_parse_file(&trust_, bundle.data()) < 0) return invalid();
+    if (mbedtls_x509_crt_parse_file(&trust_, bundle.data()) < 0) {
+      return refuse(why, "system_trust: the system CA bundle does not parse");
+    }
   }
   if (trust_.raw.p != nullptr) mbedtls_ssl_conf_ca_chain(&conf_, &trust_, nullptr);
   return {};
 }
 
-std::error_code mbed_context::load_own_chain() {
-  if (cfg_.cert_file.empty()) return {};
-  if (mbedtls_x509_crt_parse_file(&own_chain_, cfg_.cert_file.c_str()) != 0 || own_chain_.raw.p == nullptr) {
-    return invalid();
+std::error_code mbed_context::load_own_chain(std::string* why) {
+  const bool files = !cfg_.cert_file.empty();
+  if (!files && cfg_.cert_pem.empty()) return {};
+  const std::string_view cert_field = files ? "cert_file" : "cert_pem";
+  const std::string_view key_field = files ? "key_file" : "key_pem";
+  int rc = 0;
+  if (files) {
+    rc = mbedtls_x509_crt_parse_file(&own_chain_, cfg_.cert_file.c_str());
+  } else {
+    rc = mbedtls_x509_crt_parse(&own_chain_, reinterpret_cast<const unsigned char*>(cfg_.cert_pem.c_str()),
+                                cfg_.cert_pem.size() + 1);
   }
-  if (parse_key_file(own_key_, cfg_.key_file.c_str(), drbg_) != 0) return invalid();
-  if (check_pair(own_chain_.pk, own_key_, drbg_) != 0) return invalid();
-  if (mbedtls_ssl_conf_own_cert(&conf_, &own_chain_, &own_key_) != 0) return invalid();
+  if (rc != 0 || own_chain_.raw.p == nullptr) {
+    return refuse(why, std::string(cert_field) + ": no PEM certificate in it, or a broken one");
+  }
+  rc = files ? parse_key_file(own_key_, cfg_.key_file.c_str(), cfg_.key_password, drbg_)
+             : parse_key(own_key_, cfg_.key_pem, cfg_.key_password, drbg_);
+  if (rc != 0) return refuse(why, std::string(key_field) + ": not a PEM private key, or a wrong key_password");
+  if (check_pair(own_chain_.pk, own_key_, drbg_) != 0) {
+    return refuse(why, std::string(key_field) + ": does not match " + std::string(cert_field));
+  }
+  if (mbedtls_ssl_conf_own_cert(&conf_, &own_chain_, &own_key_) != 0) {
+    return refuse(why, std::string(cert_field) + ": refused by mbedTLS");
+  }
   return {};
 }
 
@@ -130,19 +161,22 @@ std::error_code mbed_context::set_alpn() {
 
 std::error_code mbed_context::set_resumption() {
   if (side_ == role::client) {
-    mbedtls_ssl_conf_session_tickets(&conf_, cfg_.resumption ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
-                                                             : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+    mbedtls_ssl_conf_session_tickets(&conf_, cfg_.resumption && cfg_.session_tickets
+                                                 ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
+                                                 : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
     return {};
   }
   if (!cfg_.resumption) return {};
-  // Tickets (RFC 5077) for clients that take them, a session-id cache for the rest.
+  // Tickets (RFC 5077) for clients that take them, a session-id cache for the
+  // rest (and for everyone when session_tickets is off).
+  mbedtls_ssl_cache_set_timeout(&server_sessions_, server_cache_timeout_s);
+  mbedtls_ssl_conf_session_cache(&conf_, &server_sessions_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+  if (!cfg_.session_tickets) return {};
   if (mbedtls_ssl_ticket_setup(&tickets_, mbedtls_ctr_drbg_random, &drbg_, MBEDTLS_CIPHER_AES_256_GCM,
                                ticket_lifetime_s) != 0) {
     return errc::internal;
   }
   mbedtls_ssl_conf_session_tickets_cb(&conf_, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &tickets_);
-  mbedtls_ssl_cache_set_timeout(&server_sessions_, server_cache_timeout_s);
-  mbedtls_ssl_conf_session_cache(&conf_, &server_sessions_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
   return {};
 }
 

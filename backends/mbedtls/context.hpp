@@ -35,7 +35,7 @@ class mbed_context final : public detail::context_impl, public std::enable_share
   // Builds the mbedTLS configuration: errc::invalid_config for an unreadable
   // file or a key that does not match the certificate, errc::internal when the
   // RNG cannot be seeded.
-  std::error_code setup();
+  std::error_code setup(std::string* why = nullptr);
 
   result<std::unique_ptr<detail::engine>> make_engine(transport& io, const peer_options& peer) const override;
   const tls_config& config() const noexcept override { return cfg_; }
@@ -48,8 +48,8 @@ class mbed_context final : public detail::context_impl, public std::enable_share
   session_cache& client_sessions() const noexcept { return sessions_; }
 
  private:
-  std::error_code load_trust();
-  std::error_code load_own_chain();
+  std::error_code load_trust(std::string* why);
+  std::error_code load_own_chain(std::string* why);
   std::error_code set_alpn();
   std::error_code set_resumption();
 

@@ -15,8 +15,14 @@ class openssl_backend final : public backend {
   const capabilities& caps() const noexcept override { return caps_; }
 
   result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side) const override {
-    if (const std::error_code ec = detail::check_config(cfg, side, caps_)) return ec;
-    return openssl_context::make(*this, cfg, side);
+    std::string why;
+    return make_context(cfg, side, why);
+  }
+  result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side,
+                                                      std::string& why) const override {
+    why.clear();
+    if (const std::error_code ec = detail::check_config(cfg, side, caps_, &why)) return ec;
+    return openssl_context::make(*this, cfg, side, &why);
   }
 
  private:
@@ -27,6 +33,8 @@ class openssl_backend final : public backend {
       .ip_address_names = true,
       .alpn = true,
       .resumption = true,
+      .session_id_cache = true,  // OpenSSL's internal server cache (SSL_SESS_CACHE_SERVER)
+      .pem_from_memory = true,
       .client_certificates = true,
       .system_trust = true,
       .release_buffers = true,

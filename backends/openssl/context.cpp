@@ -22,22 +22,22 @@ openssl_context::openssl_context(token, const backend& owner, const tls_config& 
     : owner_(owner), cfg_(cfg), side_(side), ctx_(std::move(ctx)) {}
 
 result<std::shared_ptr<const context>> openssl_context::make(const backend& owner, const tls_config& cfg,
-                                                            role side) {
+                                                            role side, std::string* why) {
   // Failed loads leave codes in this thread's queue; never let them leak into the
   // next engine's failure report.
   auto clear = gsl::finally([] { ERR_clear_error(); });
   ctx_ptr ctx(SSL_CTX_new(side == role::client ? TLS_client_method() : TLS_server_method()));
   if (!ctx) return errc::internal;
   auto made = std::make_shared<openssl_context>(token{}, owner, cfg, side, std::move(ctx));
-  if (const std::error_code ec = made->setup()) return ec;
+  if (const std::error_code ec = made->setup(why)) return ec;
   return std::shared_ptr<const context>(std::move(made));
 }
 
-std::error_code openssl_context::setup() {
+std::error_code openssl_context::setup(std::string* why) {
   SSL_CTX* ctx = ctx_.get();
   if (auto ec = apply_profile(ctx, cfg_, side_)) return ec;
-  if (auto ec = load_trust(ctx, cfg_, side_)) return ec;
-  if (auto ec = load_identity(ctx, cfg_)) return ec;
+  if (auto ec = load_trust(ctx, cfg_, side_, why)) return ec;
+  if (auto ec = load_identity(ctx, cfg_, why)) return ec;
   set_verification(ctx, cfg_, side_);
 
   if (!cfg_.alpn.empty()) {
@@ -50,6 +50,10 @@ std::error_code openssl_context::setup() {
       SSL_CTX_set_alpn_select_cb(ctx, select_alpn, this);
     }
   }
+
+  // TLS 1.2 by session ID only: no ticket asked for or issued (TLS 1.3 still
+  // resumes: an OpenSSL server then issues stateful tickets from its cache).
+  if (cfg_.resumption && !cfg_.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 
   if (side_ == role::server) {
     if (SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1) != 1) {

@@ -16,7 +16,8 @@ class openssl_context final : public detail::context_impl, public std::enable_sh
  public:
   // Compiles cfg (already accepted by check_config); errc::invalid_config for
   // unreadable files or a key that does not match the certificate.
-  static result<std::shared_ptr<const context>> make(const backend& owner, const tls_config& cfg, role side);
+  static result<std::shared_ptr<const context>> make(const backend& owner, const tls_config& cfg, role side,
+                                                     std::string* why);
 
   result<std::unique_ptr<detail::engine>> make_engine(transport& io, const peer_options& peer) const override;
   const tls_config& config() const noexcept override { return cfg_; }
@@ -35,7 +36,7 @@ class openssl_context final : public detail::context_impl, public std::enable_sh
   static int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                          unsigned int inlen, void* arg);
   static int on_new_session(SSL* ssl, SSL_SESSION* sess);
-  std::error_code setup();
+  std::error_code setup(std::string* why);
 
   const backend& owner_;
   tls_config cfg_;

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "uptls/backend.hpp"
@@ -56,7 +58,11 @@ class context_impl : public context {
 
 // The checks every backend makes first so that all refuse the same settings the
 // same way: errc::unsupported (a capability is missing) or errc::invalid_config.
-std::error_code check_config(const tls_config& cfg, role side, const capabilities& caps);
+// *why (when given) gets the field at fault and the reason.
+std::error_code check_config(const tls_config& cfg, role side, const capabilities& caps, std::string* why = nullptr);
+
+// Sets *why (when given) to text and returns e: how backends refuse a setting.
+std::error_code refuse(errc e, std::string* why, std::string_view text);
 
 // True when s is an IPv4 or IPv6 address literal (no SNI for those, RFC 6066).
 bool is_ip_literal(std::string_view s) noexcept;

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "uptls/config.hpp"
@@ -19,6 +20,12 @@ struct capabilities {
   bool ip_address_names = false;  ///< checks IP addresses in certificates
   bool alpn = false;              ///< negotiates ALPN
   bool resumption = false;        ///< resumes sessions (tickets, session ids)
+  /// A server resumes TLS 1.2 sessions by session ID for clients that take no
+  /// ticket, from a bounded, expiring cache it keeps per context.
+  bool session_id_cache = false;
+  /// Reads certificates, keys and CAs from PEM text (tls_config::*_pem) and
+  /// decrypts keys with tls_config::key_password.
+  bool pem_from_memory = false;
   bool client_certificates = false;  ///< presents and verifies client certificates
   bool system_trust = false;      ///< can load the system's CA store
   bool release_buffers = false;   ///< has a low-memory switch for idle connections
@@ -57,6 +64,14 @@ class backend {
   /// Compiles cfg for one role. errc::unsupported for a setting the backend cannot
   /// honour, errc::invalid_config for unreadable files or a key that does not match.
   virtual result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side) const = 0;
+  /// The same, and when it fails `why` names the tls_config field at fault and
+  /// what is wrong with it, e.g. "key_pem: does not match cert_pem" (empty on
+  /// success). The backends compiled into uptls all fill it.
+  virtual result<std::shared_ptr<const context>> make_context(const tls_config& cfg, role side,
+                                                              std::string& why) const {
+    why.clear();
+    return make_context(cfg, side);
+  }
 };
 
 /// The backends compiled into this build, in the order the build chose (first = default).

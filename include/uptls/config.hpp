@@ -34,12 +34,34 @@ struct tls_config {
   // backend without TLS 1.3 is refused with errc::unsupported.
   std::optional<tls_version> max_version;
 
-  // Trust: PEM file of CA certificates; and/or the system store.
+  // Where certificates, keys and trust come from. Each item comes from one
+  // place: a file (*_file) or PEM text held in memory (*_pem), never both
+  // (errc::invalid_config). The certificate and its key come as a pair: both
+  // files or both PEM. The PEM text is copied when the context is made.
+  // make_context's `why` names the field at fault when one is refused.
+
+  /// Trust: a PEM file of CA certificates.
   std::string ca_file;
+  /// Trust: CA certificates as PEM text (one or more); instead of ca_file.
+  std::string ca_pem;
+  /// Trust: the system's CA store, as well as ca_file / ca_pem.
   bool system_trust = false;
-  // Our certificate chain and private key (PEM). Servers need them; clients may use them.
+  /// Our certificate chain (PEM file: the leaf first, then its intermediates).
+  /// Servers need one; clients may present one.
   std::string cert_file;
+  /// The private key of cert_file's leaf (PEM file; encrypted: see key_password).
   std::string key_file;
+  /// Our certificate chain as PEM text (the leaf first, then its intermediates);
+  /// instead of cert_file.
+  std::string cert_pem;
+  /// The private key of cert_pem's leaf as PEM text; instead of key_file.
+  std::string key_pem;
+  /// The password of an encrypted private key (key_file or key_pem): PKCS#8
+  /// where the backend can read it, and traditional "Proc-Type: 4,ENCRYPTED"
+  /// PEM on every backend. Empty: the key is not encrypted. A wrong or missing
+  /// password is errc::invalid_config naming the key's field; the backend never
+  /// asks on a terminal. Set without a key: errc::invalid_config.
+  std::string key_password;
 
   // Server: whether to ask for a client certificate (verified against ca_file/system).
   client_auth client_certificates = client_auth::none;
@@ -48,8 +70,16 @@ struct tls_config {
   // refuses clients that offer ALPN with none in common.
   std::vector<std::string> alpn;
 
-  // Session resumption (TLS 1.3 tickets, TLS 1.2 tickets or ids).
+  /// Session resumption: a client offers the session it kept for the same
+  /// server name, a server resumes what it issued (TLS 1.3 tickets; TLS 1.2
+  /// tickets or session IDs). false: every handshake is a full one.
   bool resumption = true;
+  /// TLS 1.2 session tickets (RFC 5077), with resumption on. false: a client
+  /// asks for none and a server issues none, so TLS 1.2 sessions resume by
+  /// session ID only (the server keeps them, bounded and expiring, in its
+  /// context). TLS 1.3 resumes by ticket alone (RFC 8446 has no session IDs)
+  /// and is governed by `resumption` only.
+  bool session_tickets = true;
 
   // Lower memory for idle connections (OpenSSL SSL_MODE_RELEASE_BUFFERS and the like);
   // refused with errc::unsupported where the backend has no such switch.

@@ -108,6 +108,61 @@ TEST_F(Resumption, SecondConnectionToTheSameNameIsResumedOnBothSides) {
   }
 }
 
+// TLS 1.2 clients that take no ticket (many MTAs, openssl s_client -no_ticket)
+// resume by session ID: the server must keep the session itself.
+TEST_F(Resumption, Tls12ClientThatTakesNoTicketsResumesBySessionId) {
+  if (!backend_under_test().caps().session_id_cache) GTEST_SKIP() << "no session-ID cache in this backend";
+  tls_config cc = client_config();
+  cc.max_version = tls_version::tls1_2;
+  cc.session_tickets = false;
+  auto c = client_ctx(cc);
+  auto s = server_ctx(server_config());
+  ASSERT_TRUE(c && s);
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(false, false));
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(true, true));
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(true, true)) << "and again";
+}
+
+TEST_F(Resumption, Tls12ServerThatIssuesNoTicketsResumesBySessionId) {
+  if (!backend_under_test().caps().session_id_cache) GTEST_SKIP() << "no session-ID cache in this backend";
+  tls_config cc = client_config();
+  cc.max_version = tls_version::tls1_2;
+  tls_config sc = server_config();
+  sc.session_tickets = false;
+  auto c = client_ctx(cc);
+  auto s = server_ctx(sc);
+  ASSERT_TRUE(c && s);
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(false, false));
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(true, true));
+}
+
+TEST_F(Resumption, SessionIdsAreKeptPerServerContext) {
+  tls_config cc = client_config();
+  cc.max_version = tls_version::tls1_2;
+  cc.session_tickets = false;
+  auto c = client_ctx(cc);
+  auto s1 = server_ctx(server_config());
+  auto s2 = server_ctx(server_config());
+  ASSERT_TRUE(c && s1 && s2);
+  (void)connect_once(*c, *s1, "localhost");
+  EXPECT_EQ(connect_once(*c, *s2, "localhost"), std::make_pair(false, false))
+      << "another server context never saw that session ID";
+}
+
+TEST_F(Resumption, TicketsOffStillResumesTls13) {
+  if (!backend_under_test().caps().tls13) GTEST_SKIP() << "no TLS 1.3 in this backend";
+  tls_config cc = client_config();
+  cc.session_tickets = false;
+  tls_config sc = server_config();
+  sc.session_tickets = false;
+  auto c = client_ctx(cc);
+  auto s = server_ctx(sc);
+  ASSERT_TRUE(c && s);
+  (void)connect_once(*c, *s, "localhost");
+  EXPECT_EQ(connect_once(*c, *s, "localhost"), std::make_pair(true, true))
+      << "session_tickets governs TLS 1.2 only";
+}
+
 TEST_F(Resumption, ResumedSessionStillReportsThePeer) {
   auto c = client_ctx(client_config());
   auto s = server_ctx(server_config());

@@ -1,7 +1,11 @@
 // The backend against TLS programs nobody here wrote: openssl s_server/s_client
 // and gnutls-serv/gnutls-cli, over loopback, implicit TLS. Each peer is a child
 // process that the test stops; a missing program fails the test, naming its package.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 
 #include "harness.hpp"
 
@@ -238,6 +242,93 @@ TEST_F(OpensslClient, DefaultClientVerifiesOurServerAndSendsData) {
   EXPECT_EQ(got, "hello from s_client\n");
   std::string seen;
   EXPECT_TRUE(peer->wait_for_output("Verify return code: 0", 5s, &seen)) << seen;
+}
+
+// openssl s_client -no_ticket -sess_out, then -sess_in: the second handshake
+// offers the first one's session ID and says "Reused" when our server resumed it.
+class OpensslClientSessionId : public OpensslClient {
+ protected:
+  void SetUp() override {
+    OpensslClient::SetUp();
+    if (!backend_under_test().caps().session_id_cache) GTEST_SKIP() << "no session-ID cache in this backend";
+  }
+  void TearDown() override { std::filesystem::remove(file_); }
+  // One s_client run against a new connection to l, our server compiled from sc
+  // (shared between runs through ctx): what s_client printed, and our side's view.
+  std::string run_once(tcp_listener& l, const std::shared_ptr<const context>& ctx, const char* sess_flag,
+                       bool* resumed) {
+    auto peer = s_client(l.port(), {"-tls1_2", "-no_ticket", sess_flag, file_});
+    auto conn = l.accept(5s);
+    EXPECT_TRUE(conn.ok()) << name_of(conn.error());
+    if (!conn) return {};
+    auto e = new_engine(*ctx, **conn, {});
+    EXPECT_TRUE(e.ok()) << to_string(e);
+    if (!e) return {};
+    const result<> hs = finish(**conn, [&] { return (*e)->handshake(); });
+    EXPECT_TRUE(is_ok(hs)) << (*e)->failure().text;
+    if (hs.ok()) {
+      *resumed = (*e)->session().resumed;
+      // A clean end: OpenSSL drops a session from its cache when the
+      // connection is freed without our close_notify.
+      EXPECT_TRUE(is_ok(finish(**conn, [&] { return (*e)->close(); })));
+    }
+    peer->close_stdin();  // s_client exits, writing -sess_out
+    std::string seen = peer->read_all(5s);
+    EXPECT_EQ(peer->wait(5s), 0) << seen;
+    return seen;
+  }
+  const std::string file_ = (std::filesystem::temp_directory_path() /
+                             ("uptls-sess-" + std::to_string(getpid()) + "-" + std::to_string(free_port()) + ".pem"))
+                                .string();
+};
+
+TEST_F(OpensslClientSessionId, NoTicketClientResumesBySessionId) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto ctx = server_ctx(server_config("server-rsa"));
+  ASSERT_TRUE(ctx);
+  bool resumed = true;
+  const std::string first = run_once(*l, ctx, "-sess_out", &resumed);
+  EXPECT_NE(first.find("New, TLSv1.2"), std::string::npos) << first;
+  EXPECT_FALSE(resumed);
+  ASSERT_TRUE(std::filesystem::exists(file_)) << "s_client wrote no session: " << first;
+  const std::string second = run_once(*l, ctx, "-sess_in", &resumed);
+  EXPECT_NE(second.find("Reused, TLSv1.2"), std::string::npos) << second;
+  EXPECT_TRUE(resumed);
+}
+
+TEST_F(OpensslClientSessionId, ServerWithoutResumptionSaysNewAgain) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  tls_config sc = server_config("server-rsa");
+  sc.resumption = false;
+  auto ctx = server_ctx(sc);
+  ASSERT_TRUE(ctx);
+  bool resumed = true;
+  const std::string first = run_once(*l, ctx, "-sess_out", &resumed);
+  EXPECT_NE(first.find("New, TLSv1.2"), std::string::npos) << first;
+  EXPECT_FALSE(resumed);
+  // A server that resumes nothing may give no session ID at all, and then
+  // s_client has nothing to save: that is the same answer.
+  if (!std::filesystem::exists(file_)) return;
+  const std::string second = run_once(*l, ctx, "-sess_in", &resumed);
+  EXPECT_NE(second.find("New, TLSv1.2"), std::string::npos) << second;
+  EXPECT_EQ(second.find("Reused"), std::string::npos) << second;
+  EXPECT_FALSE(resumed);
+}
+
+TEST_F(OpensslClientSessionId, AnotherServerContextDoesNotKnowTheId) {
+  auto l = tcp_listener::listen("127.0.0.1", 0);
+  ASSERT_TRUE(l.ok());
+  auto first_ctx = server_ctx(server_config("server-rsa"));
+  auto other_ctx = server_ctx(server_config("server-rsa"));
+  ASSERT_TRUE(first_ctx && other_ctx);
+  bool resumed = true;
+  (void)run_once(*l, first_ctx, "-sess_out", &resumed);
+  ASSERT_TRUE(std::filesystem::exists(file_));
+  const std::string second = run_once(*l, other_ctx, "-sess_in", &resumed);
+  EXPECT_NE(second.find("New, TLSv1.2"), std::string::npos) << second;
+  EXPECT_FALSE(resumed);
 }
 
 class GnutlsClient : public ::testing::Test {

@@ -110,6 +110,40 @@ TEST(CheckConfig, ClientCertificateRequestNeedsTrust) {
   EXPECT_FALSE(check_config(s, role::server, all()));
 }
 
+TEST(CheckConfig, PemAndFileForOneItemAreInvalidAndTheReasonNamesTheField) {
+  std::string why;
+  auto c = client();
+  c.ca_pem = "-----BEGIN CERTIFICATE-----";
+  EXPECT_EQ(check_config(c, role::client, all(), &why), errc::invalid_config);
+  EXPECT_EQ(why.rfind("ca_pem:", 0), 0u) << why;
+  auto s = server();
+  s.cert_pem = "pem";
+  s.key_pem = "pem";
+  EXPECT_EQ(check_config(s, role::server, all(), &why), errc::invalid_config);
+  EXPECT_NE(why.find("cert_pem"), std::string::npos) << why;
+}
+
+TEST(CheckConfig, PemIdentityComesAsAPairAndServesAServer) {
+  std::string why;
+  tls_config s;
+  s.cert_pem = "pem";
+  EXPECT_EQ(check_config(s, role::server, all(), &why), errc::invalid_config);
+  EXPECT_EQ(why.rfind("key_pem:", 0), 0u) << why;
+  s.key_pem = "pem";
+  EXPECT_FALSE(check_config(s, role::server, all()));
+  tls_config c;
+  c.ca_pem = "pem";  // trust from memory is trust enough for a verifying client
+  EXPECT_FALSE(check_config(c, role::client, all()));
+}
+
+TEST(CheckConfig, KeyPasswordWithoutAKeyIsInvalid) {
+  std::string why;
+  auto c = client();
+  c.key_password = "secret";
+  EXPECT_EQ(check_config(c, role::client, all(), &why), errc::invalid_config);
+  EXPECT_EQ(why.rfind("key_password:", 0), 0u) << why;
+}
+
 TEST(CheckConfig, NonPositiveHandshakeTimeoutIsInvalid) {
   auto c = client();
   c.handshake_timeout = std::chrono::milliseconds{0};
