@@ -92,6 +92,10 @@ result<> mbed_engine::handshake() {
 result<> mbed_engine::finish_handshake() {
   watching_ = false;  // what follows is encrypted
   phase_ = phase::open;
+  // The flight buffer grew to the largest flight (~2 KiB: hello, certificate,
+  // key exchange) and is used only during the handshake: an idle connection
+  // should not keep it. Only when nothing of it is still waiting to go out.
+  if (flight_.empty()) std::vector<std::byte>().swap(flight_);
   record_session();
   if (ctx_->side() == role::client && ctx_->config().resumption && !server_name_.empty()) {
     ctx_->client_sessions().store(server_name_, ssl());
