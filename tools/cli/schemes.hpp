@@ -47,5 +47,6 @@ const scheme* partner_of(const scheme& s) noexcept;
 // The dialogues (one file each).
 int run_smtp(probe_env& env);  // smtp_probe.cpp
 int run_lmtp(probe_env& env);  // smtp_probe.cpp
+int run_imap(probe_env& env);  // imap_probe.cpp
 
 }  // namespace uptls::cli
