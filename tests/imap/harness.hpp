@@ -61,6 +61,9 @@ class mail_store {
  public:
   static constexpr const char* user = "alice";
   static constexpr const char* password = "s3cret \"pass\"";
+  // A second user whose password needs no quoting (for clients that send it as an atom).
+  static constexpr const char* plain_user = "bob";
+  static constexpr const char* plain_password = "bob-pw-77";
   uptls::imap::login_handler handler();
   std::vector<login_seen> logins();
 
