@@ -54,6 +54,15 @@ std::string hint_for(const probe_plan& p, const hint_facts& f) {
            (p.laddered() ? " The ladder never goes on without TLS"
                          : " --opportunistic would go on WITHOUT TLS");
   }
+  if (ec == errc::preauthenticated) {
+    // STARTTLS is allowed only before authentication (RFC 9051 6.2.1), so this
+    // connection can never be upgraded: the server, or something on the path, skipped it.
+    const scheme* other = partner_of(s);
+    return "the server greeted PREAUTH (logged in already, in plaintext), so STARTTLS cannot follow; nothing was "
+           "sent" +
+           (other != nullptr ? "; try " + where(p, *other) : std::string()) +
+           (p.laddered() ? "" : "; --opportunistic would go on WITHOUT TLS");
+  }
   if (ec == errc::starttls_refused) {
     return "the server refused " + upgrade_verb(s) + "; nothing else was sent." +
            std::string(p.laddered() ? "" : " --opportunistic would go on WITHOUT TLS");

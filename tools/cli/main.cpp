@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   probe_args pa;
   CLI::App* probe = app.add_subcommand(
       "probe", "Connect to a server, start TLS (STARTTLS or implicit), show the dialogue and what was negotiated");
-  probe->add_option("URL", pa.url, "smtp://HOST[:PORT], submission://, smtps://, lmtp:// or sieve:// (see Schemes)")
+  probe->add_option("URL", pa.url, "smtp://HOST[:PORT], submission://, smtps://, lmtp://, imap://, imaps://, pop3://, pop3s:// or sieve:// (see Schemes)")
       ->required()
       ->type_name("");
   probe->add_option("--backend", pa.backend, "TLS backend (default: " + std::string(backends().front()->name()) + ")")
@@ -307,7 +307,7 @@ int main(int argc, char** argv) {
 
   serve_args sa;
   CLI::App* serve = app.add_subcommand("serve", "Run a server that prints each session, dialogue line and message");
-  serve->add_option("PROTO", sa.proto, "smtp or lmtp: a mail sink that prints each message; sieve: ManageSieve over an in-memory script store")->required()->type_name("");
+  serve->add_option("PROTO", sa.proto, "smtp or lmtp: a mail sink that prints each message; imap or pop3: a one-message mailbox that takes every login; sieve: ManageSieve over an in-memory script store")->required()->type_name("");
   serve->add_option("--listen", sa.listen, "address to listen on (default 127.0.0.1)")->type_name("ADDR");
   serve->add_option("--port", sa.port, "port (default 0: any free port, printed when listening)")
       ->type_name("N");

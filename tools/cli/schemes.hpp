@@ -49,5 +49,6 @@ int run_smtp(probe_env& env);  // smtp_probe.cpp
 int run_lmtp(probe_env& env);  // smtp_probe.cpp
 int run_pop3(probe_env& env);  // pop3_probe.cpp
 int run_sieve(probe_env& env);  // sieve_probe.cpp
+int run_imap(probe_env& env);  // imap_probe.cpp
 
 }  // namespace uptls::cli

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "uptls/errc.hpp"
+#include "uptls/imap.hpp"
 #include "uptls/pop3.hpp"
 #include "uptls/sieve.hpp"
 #include "uptls/transport.hpp"
@@ -21,7 +22,7 @@ namespace {
 constexpr std::array<serve_protocol, 5> table{{
     {"smtp", make_smtp_sessions, smtp::busy_reply},
     {"lmtp", make_lmtp_sessions, smtp::busy_reply},
-    {"imap", nullptr, {}},
+    {"imap", make_imap_sessions, imap::busy_reply, imap::max_line},
     {"pop3", make_pop3_sessions, pop3::busy_reply},
     {"sieve", make_sieve_sessions, sieve::busy_reply},
 }};
@@ -218,6 +219,7 @@ int run_serve(const serve_plan& plan) {
   eo.max_connections = plan.max_connections;
   eo.busy_reply = std::string(plan.proto->busy_reply);
   eo.stream = smtp::line_limits();
+  eo.stream.max_line = plan.proto->max_line;
   eo.stream.io_timeout = plan.timeout;
   std::optional<result<>> first_end;
   eo.on_session_end = [&](loop_session&, const result<>& why) {

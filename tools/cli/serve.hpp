@@ -13,6 +13,7 @@
 #include "output.hpp"
 #include "plan.hpp"
 #include "uptls/event_server.hpp"
+#include "uptls/imap.hpp"
 #include "uptls/smtp.hpp"
 
 namespace uptls::cli {
@@ -43,6 +44,7 @@ struct serve_protocol {
   std::string_view name;        // "smtp"
   session_maker make;           // nullptr: not supported yet (exit_not_supported)
   std::string_view busy_reply;  // what a connection past --max-connections is told
+  std::size_t max_line = smtp::max_line;  // the longest line a session reads
 };
 
 std::span<const serve_protocol> serve_protocols() noexcept;
@@ -61,5 +63,7 @@ event_server::factory make_lmtp_sessions(const serve_plan& plan, std::shared_ptr
 event_server::factory make_pop3_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
 // The ManageSieve server (sieve_serve.cpp).
 event_server::factory make_sieve_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
+// The IMAP server (imap_serve.cpp).
+event_server::factory make_imap_sessions(const serve_plan& plan, std::shared_ptr<const context> tls, serve_hooks& hooks);
 
 }  // namespace uptls::cli
