@@ -6,6 +6,7 @@
 // plaintext prelude reaches it.
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 
 #include "uptls/imap.hpp"
@@ -22,6 +23,42 @@ constexpr std::size_t max_fetch_set = 10000;
 bool atom_char(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
   return u > 0x20 && u < 0x7f && c != '(' && c != ')' && c != '{' && c != '"' && c != '\\';
+}
+
+// Canonical base64 (RFC 4648, with padding) to bytes; nullopt for anything else.
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  const auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = in[i + static_cast<std::size_t>(k)];
+      if (c == '=' && i + 4 == in.size() && k >= 2) {
+        v[k] = 0;
+        ++pad;
+        continue;
+      }
+      if (pad > 0) return std::nullopt;  // data after padding
+      v[k] = value(c);
+      if (v[k] < 0) return std::nullopt;
+    }
+    const unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
+                       (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+    out.push_back(static_cast<char>((n >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+  }
+  return out;
 }
 
 // Walks the arguments of a command (text after the verb, with its literals).
@@ -173,6 +210,9 @@ class server_session::impl {
     std::string caps = "IMAP4rev1";
     if (tls_offered()) caps += " STARTTLS";
     if (login_disabled()) caps += " LOGINDISABLED";
+    // SASL PLAIN where credentials may cross (clients such as curl log in only
+    // through a mechanism once LOGINDISABLED was seen, even after STARTTLS).
+    else if (mailbox_ == nullptr) caps += " AUTH=PLAIN SASL-IR";
     return caps;
   }
 
@@ -180,6 +220,9 @@ class server_session::impl {
   void dispatch(const std::string& tag, const std::string& verb, arg_reader& args);
   void on_starttls(const std::string& tag, arg_reader& args);
   void on_login(const std::string& tag, arg_reader& args);
+  void on_authenticate(const std::string& tag, arg_reader& args);
+  void on_sasl_plain(const std::string& tag, std::string_view response);
+  void finish_login(const std::string& tag, std::string_view verb, std::string_view user, std::string_view password);
   void on_select(const std::string& tag, arg_reader& args, bool read_only);
   void on_list(const std::string& tag, arg_reader& args);
   void on_fetch(const std::string& tag, arg_reader& args, bool uid);
@@ -194,6 +237,8 @@ class server_session::impl {
   std::vector<std::string> literals_;
   std::unique_ptr<mailbox> mailbox_;           // from a successful LOGIN on
   std::optional<std::uint32_t> selected_;      // message count of the selected mailbox
+  // The tag of an AUTHENTICATE PLAIN waiting for its response line after "+ ".
+  std::optional<std::string> sasl_tag_;
 };
 
 result<> server_session::impl::resume() {
@@ -276,6 +321,18 @@ result<> server_session::impl::on_command() {
   s_.set_read_deadline(clock::now() + opts().timeouts.command);
   const std::string text = std::move(text_);
   const std::vector<std::string> literals = std::move(literals_);
+  if (sasl_tag_) {
+    // The line after "+ " is the SASL response, not a command (RFC 9051 6.2.2).
+    const std::string tag = std::move(*sasl_tag_);
+    sasl_tag_.reset();
+    if (opts().trace) opts().trace("C", "***");
+    if (text == "*") {
+      refuse(tag + " BAD AUTHENTICATE cancelled");
+      return {};
+    }
+    on_sasl_plain(tag, text);
+    return {};
+  }
   const std::size_t sp = text.find(' ');
   const std::string tag = text.substr(0, sp);
   if (tag.empty() || tag == "*" || tag == "+" || !std::all_of(tag.begin(), tag.end(), [](char c) {
@@ -290,7 +347,9 @@ result<> server_session::impl::on_command() {
   (void)args.token(verb);
   if (opts().trace) {
     // Passwords stay out of logs.
-    opts().trace("C", iequals(verb, "LOGIN") ? tag + " LOGIN ***" : text);
+    opts().trace("C", iequals(verb, "LOGIN")          ? tag + " LOGIN ***"
+                      : iequals(verb, "AUTHENTICATE") ? tag + " AUTHENTICATE ***"
+                                                      : text);
   }
   if (verb.empty()) {
     refuse(tag + " BAD missing command");
@@ -319,10 +378,7 @@ void server_session::impl::dispatch(const std::string& tag, const std::string& v
   }
   if (iequals(verb, "STARTTLS")) return on_starttls(tag, args);
   if (iequals(verb, "LOGIN")) return on_login(tag, args);
-  if (iequals(verb, "AUTHENTICATE")) {
-    if (login_disabled()) return refuse(tag + " NO [PRIVACYREQUIRED] use STARTTLS first");
-    return refuse(tag + " NO [CANNOT] no SASL mechanism is offered; use LOGIN");
-  }
+  if (iequals(verb, "AUTHENTICATE")) return on_authenticate(tag, args);
   if (mailbox_ == nullptr) {
     return refuse(tag + " BAD " + verb + (login_disabled() ? " not valid before STARTTLS and LOGIN" : " not valid before LOGIN"));
   }
@@ -372,12 +428,50 @@ void server_session::impl::on_login(const std::string& tag, arg_reader& args) {
   if (!args.astring(user) || !args.space() || !args.astring(password) || !args.at_end()) {
     return refuse(tag + " BAD Syntax: LOGIN user password");
   }
+  finish_login(tag, "LOGIN", user, password);
+}
+
+void server_session::impl::finish_login(const std::string& tag, std::string_view verb, std::string_view user,
+                                        std::string_view password) {
   login_request req{user, password, s_.is_tls(), s_.session()};
   std::unique_ptr<mailbox> box = on_login_ ? on_login_(req) : nullptr;
   if (box == nullptr) return refuse(tag + " NO [AUTHENTICATIONFAILED] Invalid credentials");
   mailbox_ = std::move(box);
   selected_.reset();
-  send(tag + " OK [CAPABILITY " + capabilities() + "] LOGIN completed");
+  send(tag + " OK [CAPABILITY " + capabilities() + "] " + std::string(verb) + " completed");
+}
+
+// AUTHENTICATE PLAIN (RFC 4616), with the initial response on the command line
+// (SASL-IR, RFC 4959) or after a "+ " continuation. No other mechanism.
+void server_session::impl::on_authenticate(const std::string& tag, arg_reader& args) {
+  if (login_disabled()) return refuse(tag + " NO [PRIVACYREQUIRED] use STARTTLS first");
+  if (mailbox_ != nullptr) return refuse(tag + " BAD already logged in");
+  std::string mechanism;
+  if (!args.space() || !args.token(mechanism)) return refuse(tag + " BAD Syntax: AUTHENTICATE mechanism");
+  if (!iequals(mechanism, "PLAIN")) return refuse(tag + " NO [CANNOT] only the PLAIN mechanism is offered");
+  if (args.at_end()) {
+    sasl_tag_ = tag;
+    return send("+ ");
+  }
+  std::string initial;
+  if (!args.space() || !args.token(initial) || !args.at_end()) return refuse(tag + " BAD Syntax: AUTHENTICATE PLAIN response");
+  on_sasl_plain(tag, initial == "=" ? std::string_view{} : std::string_view(initial));
+}
+
+void server_session::impl::on_sasl_plain(const std::string& tag, std::string_view response) {
+  const std::optional<std::string> plain = base64_decode(response);
+  // authzid NUL authcid NUL password
+  const std::size_t first = plain ? plain->find('\0') : std::string::npos;
+  const std::size_t second = first == std::string::npos ? std::string::npos : plain->find('\0', first + 1);
+  if (second == std::string::npos || plain->find('\0', second + 1) != std::string::npos) {
+    return refuse(tag + " BAD invalid SASL PLAIN response");
+  }
+  const std::string_view text(*plain);
+  const std::string_view authzid = text.substr(0, first);
+  const std::string_view user = text.substr(first + 1, second - first - 1);
+  const std::string_view password = text.substr(second + 1);
+  if (!authzid.empty() && authzid != user) return refuse(tag + " NO [AUTHORIZATIONFAILED] no proxy login");
+  finish_login(tag, "AUTHENTICATE", user, password);
 }
 
 void server_session::impl::on_select(const std::string& tag, arg_reader& args, bool read_only) {

@@ -137,11 +137,10 @@ TEST(ImapPeersServer, GnutlsCliStarttlsImap) {
   expect_logged_in_over_tls(srv);
 }
 
-// Disabled: curl 7.88 keeps the LOGINDISABLED it saw before STARTTLS after the
-// upgrade and, with no AUTH= mechanism offered inside TLS, refuses to log in
-// ("Login denied", exit 67, nothing sent). Dovecot escapes this by offering
-// AUTH=PLAIN inside TLS; the server needs AUTHENTICATE PLAIN for curl to log in.
-TEST(ImapPeersServer, DISABLED_CurlSslReqdFetchesByIndexAndByUid) {
+// curl 7.88 keeps the LOGINDISABLED it saw before STARTTLS after the upgrade
+// and logs in only through a SASL mechanism then: the server's AUTH=PLAIN
+// (SASL-IR) inside TLS is what it uses.
+TEST(ImapPeersServer, CurlSslReqdFetchesByIndexAndByUid) {
   UPTLS_REQUIRE_PEER_PROGRAM(peer_program::curl_imap_pop3_tls);
   for (const auto& [path, body] : {std::pair{std::string("/INBOX;MAILINDEX=1"), inbox_messages()[0]},
                                    std::pair{std::string("/INBOX;UID=2"), inbox_messages()[1]}}) {
@@ -277,8 +276,7 @@ TEST_F(ImapDovecot, DovecotRefusesALoginBeforeTlsInItsOwnWords) {
 // ---- the example server (examples/imap), real clients ----------------------------
 
 #ifdef UPTLS_IMAP_MAILBOX
-// Disabled with the curl test above (its first client is curl).
-TEST(ImapExample, DISABLED_CurlAndImaplibReadTheFolderInsideTls) {
+TEST(ImapExample, CurlAndImaplibReadTheFolderInsideTls) {
   UPTLS_REQUIRE_PEER_PROGRAM(peer_program::curl_imap_pop3_tls);
   UPTLS_REQUIRE_PEER_PROGRAM(peer_program::python3);
   char dir_template[] = "/tmp/uptls-imap-example-XXXXXX";

@@ -37,7 +37,7 @@ TEST(ImapServer, RequiredTlsHidesCredentialsUntilTheUpgrade) {
   EXPECT_EQ(ask(s, "a5", "NOOP"), "a5 OK NOOP completed");
   upgrade(s);
   // Inside TLS: a fresh state; STARTTLS neither advertised nor accepted.
-  EXPECT_EQ(ask(s, "b1", "CAPABILITY"), "* CAPABILITY IMAP4rev1\nb1 OK CAPABILITY completed");
+  EXPECT_EQ(ask(s, "b1", "CAPABILITY"), "* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\nb1 OK CAPABILITY completed");
   EXPECT_EQ(ask(s, "b2", "STARTTLS"), "b2 BAD TLS is already active");
   EXPECT_EQ(ask(s, "b3", "LOGIN alice wrong"), "b3 NO [AUTHENTICATIONFAILED] Invalid credentials");
   EXPECT_EQ(ask(s, "b4", "LOGIN alice \"s3cret \\\"pass\\\"\""), "b4 OK [CAPABILITY IMAP4rev1] LOGIN completed");
@@ -81,12 +81,47 @@ TEST(ImapServer, RequiredTlsHidesCredentialsUntilTheUpgrade) {
   for (const auto& t : srv.trace()) EXPECT_FALSE(has(t, "s3cret")) << t;
 }
 
+// AUTHENTICATE PLAIN inside TLS, with the response on the command line
+// (SASL-IR) or after "+ "; malformed responses, a cancel, another mechanism and
+// a proxy login are refused, each with its reason, and never reach the application.
+TEST(ImapServer, AuthenticatePlainInsideTls) {
+  server_run srv(with_tls(true));
+  stream s = connect_to(srv.port());
+  std::string line;
+  ASSERT_EQ(read_line(s, line), std::error_code{});
+  upgrade(s);
+  // In base64: "\0alice\0s3cret \"pass\"", "\0alice\0wrong", "bob\0alice\0s3cret \"pass\"".
+  EXPECT_EQ(ask(s, "a1", "AUTHENTICATE CRAM-MD5"), "a1 NO [CANNOT] only the PLAIN mechanism is offered");
+  EXPECT_EQ(ask(s, "a2", "AUTHENTICATE PLAIN not*base64"), "a2 BAD invalid SASL PLAIN response");
+  EXPECT_EQ(ask(s, "a2b", "AUTHENTICATE PLAIN AGFsaWNlAHdyb25n extra"), "a2b BAD Syntax: AUTHENTICATE PLAIN response");
+  EXPECT_EQ(ask(s, "a3", "AUTHENTICATE PLAIN YWxpY2U="), "a3 BAD invalid SASL PLAIN response");  // "alice": no NULs
+  EXPECT_EQ(ask(s, "a4", "AUTHENTICATE PLAIN AGFsaWNlAHdyb25n"), "a4 NO [AUTHENTICATIONFAILED] Invalid credentials");
+  EXPECT_EQ(ask(s, "a5", "AUTHENTICATE PLAIN Ym9iAGFsaWNlAHMzY3JldCAicGFzcyI="), "a5 NO [AUTHORIZATIONFAILED] no proxy login");
+  ASSERT_EQ(s.write("a6 AUTHENTICATE PLAIN\r\n"), std::error_code{});
+  ASSERT_EQ(read_line(s, line), std::error_code{});
+  EXPECT_EQ(line, "+ ");
+  ASSERT_EQ(s.write("*\r\n"), std::error_code{});
+  EXPECT_EQ(read_until_tagged(s, "a6"), "a6 BAD AUTHENTICATE cancelled");
+  ASSERT_EQ(s.write("a7 AUTHENTICATE PLAIN\r\n"), std::error_code{});
+  ASSERT_EQ(read_line(s, line), std::error_code{});
+  EXPECT_EQ(line, "+ ");
+  ASSERT_EQ(s.write("AGFsaWNlAHMzY3JldCAicGFzcyI=\r\n"), std::error_code{});
+  EXPECT_EQ(read_until_tagged(s, "a7"), "a7 OK [CAPABILITY IMAP4rev1] AUTHENTICATE completed");
+  EXPECT_EQ(ask(s, "a8", "AUTHENTICATE PLAIN AGFsaWNlAHMzY3JldCAicGFzcyI="), "a8 BAD already logged in");
+  EXPECT_EQ(ask(s, "a9", "LOGOUT"), "* BYE localhost logging out\na9 OK LOGOUT completed");
+  EXPECT_EQ(srv.finish(), std::error_code{});
+  const auto logins = srv.store().logins();
+  ASSERT_EQ(logins.size(), 2u);  // the wrong password and the good one; nothing malformed
+  EXPECT_TRUE(logins[1].over_tls);
+  for (const auto& t : srv.trace()) EXPECT_FALSE(has(t, "AGFsaWNl")) << "a SASL response reached the trace: " << t;
+}
+
 TEST(ImapServer, WithoutRequiredTlsPlaintextLoginIsTheOperatorsChoice) {
   server_run srv(with_tls(false));
   stream s = connect_to(srv.port());
   std::string line;
   ASSERT_EQ(read_line(s, line), std::error_code{});
-  EXPECT_EQ(line, "* OK [CAPABILITY IMAP4rev1 STARTTLS] localhost uptls IMAP ready");
+  EXPECT_EQ(line, "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR] localhost uptls IMAP ready");
   EXPECT_EQ(ask(s, "a", "LOGIN alice \"s3cret \\\"pass\\\"\""), "a OK [CAPABILITY IMAP4rev1] LOGIN completed");
   // Logged in: STARTTLS is gone (only in the not-authenticated state).
   EXPECT_EQ(ask(s, "b", "STARTTLS"), "b BAD STARTTLS only before LOGIN");
@@ -102,7 +137,7 @@ TEST(ImapServer, NoTlsContextNoStarttls) {
   stream s = connect_to(srv.port());
   std::string line;
   ASSERT_EQ(read_line(s, line), std::error_code{});
-  EXPECT_EQ(line, "* OK [CAPABILITY IMAP4rev1] localhost uptls IMAP ready");
+  EXPECT_EQ(line, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] localhost uptls IMAP ready");
   EXPECT_EQ(ask(s, "a", "STARTTLS"), "a BAD STARTTLS is not available");
   EXPECT_EQ(ask(s, "b", "STARTTLS now"), "b BAD STARTTLS takes no arguments");
   EXPECT_EQ(ask(s, "c", "LOGOUT"), "* BYE localhost logging out\nc OK LOGOUT completed");
