@@ -217,7 +217,7 @@ class mailbox {
 struct login_request {
   std::string_view user;
   std::string_view password;
-  bool over_tls = false;               ///< the LOGIN came inside TLS
+  bool over_tls = false;               ///< the LOGIN (or AUTHENTICATE) came inside TLS
   const session_info* session = nullptr;  ///< the TLS facts when over_tls
 };
 
@@ -248,7 +248,9 @@ struct server_options {
 /// One server session on one connection, as a state machine. Give it a stream
 /// made with line_limits(). A stream that is already TLS (implicit TLS) is
 /// served without STARTTLS. Not authenticated: CAPABILITY, NOOP, LOGOUT,
-/// STARTTLS, LOGIN (AUTHENTICATE is refused: no SASL mechanism is offered).
+/// STARTTLS, LOGIN and AUTHENTICATE PLAIN (with SASL-IR; announced as
+/// AUTH=PLAIN only where credentials may cross: never before TLS when
+/// require_tls, as LOGINDISABLED says).
 /// Authenticated: also SELECT, EXAMINE, LIST, FETCH and UID FETCH of single
 /// messages (BODY[], BODY.PEEK[], RFC822, RFC822.SIZE, FLAGS, UID), CLOSE, UNSELECT.
 class server_session final : public loop_session {
