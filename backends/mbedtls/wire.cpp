@@ -15,7 +15,7 @@ constexpr std::uint8_t named_curve = 3;  // ECCurveType (RFC 8422 5.4)
 
 void wire_reader::feed(std::span<const std::byte> bytes) noexcept {
   std::size_t i = 0;
-  while (i < bytes.size() && !not_tls_) {
+  while (i < bytes.size() && !not_tls_ && !framing_lost_) {
     if (body_left_ == 0) {
       record_byte(std::to_integer<std::uint8_t>(bytes[i++]));
       continue;
@@ -43,10 +43,17 @@ void wire_reader::feed(std::span<const std::byte> bytes) noexcept {
 
 void wire_reader::record_byte(std::uint8_t b) noexcept {
   header_[header_len_++] = b;
-  if (header_len_ == 1 && (b < change_cipher_spec || b > application_data)) not_tls_ = true;
-  if (header_len_ == 2 && b != tls_major_version) not_tls_ = true;
+  // Only the first record says whether the peer speaks TLS at all; garbage after
+  // a whole record is a broken TLS peer (bad_message), so reading just stops.
+  const bool bad = (header_len_ == 1 && (b < change_cipher_spec || b > application_data)) ||
+                   (header_len_ == 2 && b != tls_major_version);
+  if (bad) {
+    (framed_ ? framing_lost_ : not_tls_) = true;
+    return;
+  }
   if (header_len_ < header_.size()) return;
   header_len_ = 0;
+  framed_ = true;
   type_ = header_[0];
   type_encrypted_ = ccs_;
   body_left_ = (std::size_t{header_[3]} << 8) | header_[4];

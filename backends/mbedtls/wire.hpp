@@ -60,6 +60,8 @@ class wire_reader {
   bool any_alert_ = false;
   bool ccs_ = false;
   bool not_tls_ = false;
+  bool framed_ = false;        // a whole record header was read: the peer speaks TLS
+  bool framing_lost_ = false;  // a later header made no sense (a broken peer, not plaintext): stop reading
 };
 
 }  // namespace uptls::mbed

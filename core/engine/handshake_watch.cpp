@@ -39,7 +39,7 @@ result<std::size_t> handshake_watch::write_some(std::span<const std::byte> buf) 
 // 2-byte body of an alert are kept.
 void handshake_watch::observe(std::span<const std::byte> bytes) {
   if (!bytes.empty()) facts_.any_byte = true;
-  for (std::size_t i = 0; i < bytes.size() && !facts_.not_tls;) {
+  for (std::size_t i = 0; i < bytes.size() && !facts_.not_tls && !framing_lost_;) {
     if (body_left_ > 0) {
       const std::size_t take = std::min(body_left_, bytes.size() - i);
       if (type_ == alert_record) {
@@ -58,9 +58,14 @@ void handshake_watch::observe(std::span<const std::byte> bytes) {
     header_[header_len_++] = std::to_integer<std::uint8_t>(bytes[i++]);
     if (header_len_ == 1 || header_len_ == 2) {
       // Decide on the first two bytes: "220 ..." or "HTTP/1.1" fail here at once.
+      // Only the first record says whether the peer speaks TLS at all: garbage
+      // after a whole record is a broken TLS peer (the library's bad_message),
+      // not plaintext, so from then on the watcher only stops reading.
       const std::uint8_t type = header_[0];
-      if (header_len_ == 1 && !(type >= 20 && type <= 23)) facts_.not_tls = true;
-      if (header_len_ == 2 && !plausible_header(type, header_[1])) facts_.not_tls = true;
+      const bool bad = (header_len_ == 1 && !(type >= 20 && type <= 23)) ||
+                       (header_len_ == 2 && !plausible_header(type, header_[1]));
+      if (bad && facts_.framed) framing_lost_ = true;
+      else if (bad) facts_.not_tls = true;
       continue;
     }
     if (header_len_ < header_.size()) continue;
@@ -69,6 +74,7 @@ void handshake_watch::observe(std::span<const std::byte> bytes) {
     body_len_ = body_left_;
     header_len_ = 0;
     alert_len_ = 0;
+    facts_.framed = true;
     if (type_ == handshake_record) facts_.handshake_seen = true;
   }
 }

@@ -18,7 +18,8 @@ namespace uptls::detail {
 struct wire_facts {
   bool any_byte = false;          // the peer sent at least one byte
   bool handshake_seen = false;    // a handshake record (type 22) arrived
-  bool not_tls = false;           // the first bytes cannot be a TLS record
+  bool not_tls = false;           // the first bytes cannot be a TLS record (later garbage is not this)
+  bool framed = false;            // a whole record header arrived: the peer speaks TLS framing
   int first_alert = -1;           // description of a fatal alert that came before any handshake record
   // Description of the first fatal alert sent in the clear at any point of the
   // handshake (a record of type 21 and length 2: an encrypted alert is longer).
@@ -60,6 +61,7 @@ class handshake_watch final : public transport {
   std::uint8_t type_ = 0;
   std::array<std::uint8_t, 2> alert_{};
   std::size_t alert_len_ = 0;
+  bool framing_lost_ = false;  // a later header made no sense: nothing more to read from the bytes
 };
 
 }  // namespace uptls::detail

@@ -49,6 +49,12 @@ bool parse_number(std::string_view text, T& out) {
   return err == std::errc{} && end == text.data() + text.size();
 }
 
+// The latest expiry a line may name: system_clock counts in nanoseconds here, so
+// seconds past the year 2262 would overflow the conversion (undefined behaviour,
+// found by fuzzing the file reader). No pin we write comes near it.
+constexpr std::int64_t max_expiry =
+    std::chrono::duration_cast<std::chrono::seconds>(sys_clock::duration::max()).count() - 1;
+
 // "<host> <port> <expiry>" with single spaces; anything else is a bad line.
 bool parse_line(std::string_view line, std::string& key, sys_clock::time_point& expiry) {
   const auto a = line.find(' ');
@@ -59,7 +65,7 @@ bool parse_line(std::string_view line, std::string& key, sys_clock::time_point& 
   std::uint32_t port = 0;
   std::int64_t seconds = 0;
   if (!plausible_host(host) || !parse_number(line.substr(a + 1, b - a - 1), port) || port == 0 ||
-      port > 65535 || !parse_number(line.substr(b + 1), seconds) || seconds <= 0) {
+      port > 65535 || !parse_number(line.substr(b + 1), seconds) || seconds <= 0 || seconds > max_expiry) {
     return false;
   }
   key = key_of(host, static_cast<std::uint16_t>(port));

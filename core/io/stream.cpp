@@ -480,6 +480,11 @@ result<> stream_core::handshake_failed(std::error_code ec) {
     // it came in the same segment as the go-ahead or a little later; on a fresh
     // connection it is a plaintext service on an implicit-TLS port.
     ec = plaintext_read_ ? errc::plaintext_injection : errc::not_tls;
+  } else if (ec == errc::not_tls && wire.framed) {
+    // The peer's first record was TLS: bytes after it that cannot be a record
+    // are a broken TLS peer, not a plaintext one (some libraries word both as
+    // "wrong version number").
+    ec = errc::bad_message;
   } else if (client && wire.first_alert >= 0) {
     ec = from_wire_alert(wire.first_alert, ec);
     failure_.alert_received = wire.first_alert;

@@ -355,6 +355,15 @@ result<> server_session::impl::on_data() {
       end(make_error_code(errc::protocol_error));
       return {};
     }
+    if (line.find('\r') != std::string_view::npos) {
+      // A CR not followed by LF (RFC 5321 2.3.8: never alone) is the other half
+      // of smuggling: a next hop that ends lines at a bare CR would read
+      // "<CR>.<CR>" as the end of the message. Found by fuzzing the server.
+      note("bare CR inside message data: closing");
+      send("521 5.5.2 " + opts().hostname + " bare <CR> received in message data, closing");
+      end(make_error_code(errc::protocol_error));
+      return {};
+    }
     if (line == ".") {
       deliver();
       return {};

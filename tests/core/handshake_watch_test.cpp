@@ -92,6 +92,26 @@ TEST(HandshakeWatch, WrongMajorVersionIsNotTls) {
   EXPECT_TRUE(watch(raw({0x16, 0x02, 0x00, 0x00, 0x01, 0x00}), 6).not_tls);
 }
 
+// Found by the handshake-watch fuzz target: a peer that framed a whole TLS record
+// and then sent bytes that cannot start one was called "not TLS", which the stream
+// reports as plaintext_injection after STARTTLS. It speaks TLS, badly.
+TEST(HandshakeWatch, GarbageAfterAWholeRecordIsNotPlaintext) {
+  auto wire = raw({0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x46});
+  const std::string junk = "220 plain text\r\n";
+  for (char c : junk) wire.push_back(static_cast<std::byte>(c));
+  for (std::size_t slice : {wire.size(), std::size_t{1}, std::size_t{5}}) {
+    const auto f = watch(wire, slice);
+    EXPECT_FALSE(f.not_tls) << "slice " << slice;
+    EXPECT_TRUE(f.framed);
+    EXPECT_TRUE(f.handshake_seen);
+    EXPECT_EQ(f.first_alert, -1);
+  }
+  // And an alert after the garbage is not read out of it.
+  auto with_alert = wire;
+  for (int b : {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28}) with_alert.push_back(static_cast<std::byte>(b));
+  EXPECT_EQ(watch(with_alert, 3).plain_alert, -1);
+}
+
 TEST(HandshakeWatch, SilentCloseIsEofWithoutBytes) {
   const auto f = watch({}, 1);
   EXPECT_TRUE(f.eof);

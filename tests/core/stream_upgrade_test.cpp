@@ -217,6 +217,29 @@ TEST_P(StreamUpgrade, PlaintextPeerIsNotTls) {
   EXPECT_EQ(client.s().current(), stream::state::failed);
 }
 
+// A server whose first record is TLS and whose next bytes cannot be a record is a
+// broken TLS peer, never not_tls (OpenSSL words it
+// "wrong version number") nor plaintext_injection (the wire watcher used to
+// call any bad header "not TLS"). Found by fuzzing the wire watcher.
+TEST_P(StreamUpgrade, GarbageAfterAServerRecordIsABadMessage) {
+  raw_server srv([](transport& t) {
+    read_a_little(t);  // the ClientHello
+    const unsigned char hello_start[] = {0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x46};
+    (void)write_all(t, std::span(reinterpret_cast<const std::byte*>(hello_start), sizeof hello_start));
+    (void)write_all(t, "220 plain text after a record\r\n");
+    read_a_little(t);
+  });
+  auto client = client_over(srv.connect());
+  const result<> r = client.run([&] { return client.s().start_tls(client_ctx(), {"localhost"}); });
+  // Never taken for a plaintext peer. (OpenSSL and GnuTLS say bad_message;
+  // mbedTLS 2.28 cannot reassemble a handshake message split across records and
+  // says internal, which is its own misclassification, not this one.)
+  EXPECT_TRUE(r.failed());
+  EXPECT_NE(r, errc::not_tls) << to_string(r) << ": " << client.s().last_failure().text;
+  EXPECT_NE(r, errc::plaintext_injection) << to_string(r);
+  EXPECT_EQ(client.s().current(), stream::state::failed);
+}
+
 TEST_P(StreamUpgrade, AlertBeforeServerHelloIsClassifiedFromTheWire) {
   for (const int alert : {40, 71}) {
     raw_server srv([alert](transport& t) {

@@ -176,6 +176,20 @@ TEST_F(PinFile, BadLinesAreIgnored) {
   EXPECT_EQ(pins.size(), 3u);
 }
 
+// Found by fuzzing the file reader: an expiry past the year 2262 overflowed the
+// conversion to system_clock's nanoseconds (undefined behaviour; under UBSan an
+// abort). Such a line is bad and ignored; a far but representable one still counts.
+TEST_F(PinFile, ExpiryBeyondTheClockIsABadLine) {
+  write("far.example 25 41002444800\n"
+        "max.example 25 9223372036854775807\n"
+        "y2100.example 25 4102444800\n");
+  pin_store pins(file());
+  EXPECT_FALSE(pins.is_pinned("far.example", 25));
+  EXPECT_FALSE(pins.is_pinned("max.example", 25));
+  EXPECT_TRUE(pins.is_pinned("y2100.example", 25));
+  EXPECT_EQ(pins.size(), 1u);
+}
+
 TEST_F(PinFile, BinaryGarbageIsAnEmptyStore) {
   std::string junk;
   for (int i = 0; i < 4096; ++i) junk += static_cast<char>((i * 7919) & 0xff);

@@ -191,6 +191,33 @@ TEST(SmtpServer, BareLfInsideDataEndsTheSession) {
   }
 }
 
+// Found by fuzzing the server (fuzz/corpus/smtp-server/regression-bare-cr-in-data):
+// a CR without LF inside message data was delivered as is, so a next hop that
+// ends lines at a bare CR could read "<CR>.<CR>" as the end of the message.
+TEST(SmtpServer, BareCrInsideDataEndsTheSession) {
+  const std::vector<std::string> tricks = {
+      "first\r\n\r.\rMAIL FROM:<smuggled@evil.example>\r\n.\r\n",
+      "first\r\n.\rRCPT TO:<smuggled@evil.example>\r\n.\r\n",
+      "first\rsecond\r\n.\r\n",
+  };
+  for (const auto& trick : tricks) {
+    server_run srv(server_options{});
+    stream s = connect_to(srv.port());
+    (void)read_reply(s);
+    (void)ask(s, "EHLO c");
+    (void)ask(s, "MAIL FROM:<a@example.org>");
+    (void)ask(s, "RCPT TO:<b@example.org>");
+    EXPECT_EQ(code_of(ask(s, "DATA")), 354);
+    ASSERT_EQ(s.write(trick), std::error_code{});
+    EXPECT_EQ(read_reply(s), "521 5.5.2 localhost bare <CR> received in message data, closing") << trick;
+    EXPECT_EQ(read_reply(s).rfind("ERR", 0), 0u);  // closed
+    EXPECT_EQ(srv.finish(), make_error_code(errc::protocol_error));
+    EXPECT_TRUE(srv.messages().empty());
+    const auto trace = srv.trace();
+    EXPECT_EQ(std::count(trace.begin(), trace.end(), "S: 250 2.1.0 OK"), 1);  // only the real MAIL
+  }
+}
+
 TEST(SmtpServer, BareLfInCommandsIsTolerated) {
   server_run srv(server_options{});
   stream s = connect_to(srv.port());
