@@ -8,6 +8,8 @@
 #include <cctype>
 #include <cstring>
 #include <gsl/util>
+#include <mutex>
+#include <string_view>
 #include <vector>
 
 namespace uptls::detail::gtls {
@@ -71,20 +73,84 @@ std::string lowercase(const char* s) {
   return out;
 }
 
+// What the facts need of a leaf certificate: its subject and names.
+struct identity {
+  std::string subject;
+  std::vector<std::string> names;
+};
+
+// Parsing a certificate (gnutls_x509_crt_import and the name lookups) costs
+// more than a whole resumed TLS 1.2 handshake, and a client resuming against
+// one server sees the same leaf every time. So the last few parsed leaves are
+// kept, keyed by their exact DER bytes: a hit compares bytes instead of parsing.
+// Process-wide, small and bounded; the same bytes always parse to the same facts.
+class identity_cache {
+ public:
+  bool find(std::string_view der, identity& out) {
+    std::lock_guard lock(m_);
+    for (const entry& e : entries_) {
+      if (e.der == der) {
+        out = e.id;
+        return true;
+      }
+    }
+    return false;
+  }
+  void add(std::string_view der, const identity& id) {
+    if (der.size() > max_der) return;  // an odd, huge certificate is parsed every time
+    std::lock_guard lock(m_);
+    if (entries_.size() < capacity) {
+      entries_.push_back({std::string(der), id});
+    } else {
+      entries_[next_] = {std::string(der), id};
+      next_ = (next_ + 1) % capacity;
+    }
+  }
+
+ private:
+  static constexpr std::size_t capacity = 16;
+  static constexpr std::size_t max_der = 16 * 1024;
+  struct entry {
+    std::string der;
+    identity id;
+  };
+  std::mutex m_;
+  std::vector<entry> entries_;
+  std::size_t next_ = 0;
+};
+
+identity_cache& leaf_cache() {
+  static identity_cache cache;
+  return cache;
+}
+
+void parse_identity(const gnutls_datum_t& der, identity& id);
+
 // The subject (RFC 4514 order, as OpenSSL prints RFC 2253) and the DNS and IP
 // subjectAltNames of the peer's leaf certificate.
 void peer_certificate(gnutls_session_t s, session_info& info) {
   unsigned count = 0;
   const gnutls_datum_t* certs = gnutls_certificate_get_peers(s, &count);
   if (certs == nullptr || count == 0) return;
+  const std::string_view der(reinterpret_cast<const char*>(certs[0].data), certs[0].size);
+  identity id;
+  if (!leaf_cache().find(der, id)) {
+    parse_identity(certs[0], id);
+    leaf_cache().add(der, id);
+  }
+  info.peer_subject = std::move(id.subject);
+  info.peer_names = std::move(id.names);
+}
+
+void parse_identity(const gnutls_datum_t& der, identity& id) {
   gnutls_x509_crt_t crt = nullptr;
   if (gnutls_x509_crt_init(&crt) < 0) return;
   auto release = gsl::finally([&] { gnutls_x509_crt_deinit(crt); });
-  if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) return;
+  if (gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER) < 0) return;
 
   gnutls_datum_t dn{nullptr, 0};
   if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
-    info.peer_subject.assign(reinterpret_cast<const char*>(dn.data), dn.size);
+    id.subject.assign(reinterpret_cast<const char*>(dn.data), dn.size);
     gnutls_free(dn.data);
   }
 
@@ -100,11 +166,11 @@ void peer_certificate(gnutls_session_t s, session_info& info) {
     }
     if (type < 0) break;  // GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE: no more names
     if (type == GNUTLS_SAN_DNSNAME) {
-      info.peer_names.emplace_back(buf.data(), size);
+      id.names.emplace_back(buf.data(), size);
     } else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
       std::array<char, INET6_ADDRSTRLEN> text{};
       if (inet_ntop(size == 4 ? AF_INET : AF_INET6, buf.data(), text.data(), text.size()) != nullptr) {
-        info.peer_names.emplace_back(text.data());
+        id.names.emplace_back(text.data());
       }
     }
   }
