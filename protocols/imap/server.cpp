@@ -446,8 +446,9 @@ void server_session::impl::finish_login(const std::string& tag, std::string_view
 void server_session::impl::on_authenticate(const std::string& tag, arg_reader& args) {
   if (login_disabled()) return refuse(tag + " NO [PRIVACYREQUIRED] use STARTTLS first");
   if (mailbox_ != nullptr) return refuse(tag + " BAD already logged in");
+  // dispatch() has read the space after the verb.
   std::string mechanism;
-  if (!args.space() || !args.token(mechanism)) return refuse(tag + " BAD Syntax: AUTHENTICATE mechanism");
+  if (!args.token(mechanism)) return refuse(tag + " BAD Syntax: AUTHENTICATE mechanism");
   if (!iequals(mechanism, "PLAIN")) return refuse(tag + " NO [CANNOT] only the PLAIN mechanism is offered");
   if (args.at_end()) {
     sasl_tag_ = tag;
