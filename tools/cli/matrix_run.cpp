@@ -318,7 +318,10 @@ std::vector<std::string> peer_client_argv(const std::string& peer, bool implicit
     return a;
   }
   if (peer == "swaks") {
-    return {"swaks", "--server", "localhost", "--port", p, "--from", "matrix@example.org", "--to", "rcpt@example.org",
+    // The address, not "localhost": swaks (IO::Socket::INET6) tries ::1 first where
+    // /etc/hosts lists it, and the server listens on 127.0.0.1 only. --tls-sni
+    // still names localhost.
+    return {"swaks", "--server", "127.0.0.1", "--port", p, "--from", "matrix@example.org", "--to", "rcpt@example.org",
             "--ehlo", "client.example", implicit ? "--tls-on-connect" : "--tls", "--tls-verify", "--tls-ca-path", ca,
             "--tls-sni", "localhost", "--timeout", secs};
   }
