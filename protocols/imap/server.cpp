@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "uptls/imap.hpp"
+#include "../sasl.hpp"
 #include "wire.hpp"
 
 namespace uptls::imap {
@@ -23,42 +24,6 @@ constexpr std::size_t max_fetch_set = 10000;
 bool atom_char(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
   return u > 0x20 && u < 0x7f && c != '(' && c != ')' && c != '{' && c != '"' && c != '\\';
-}
-
-// Canonical base64 (RFC 4648, with padding) to bytes; nullopt for anything else.
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  const auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = in[i + static_cast<std::size_t>(k)];
-      if (c == '=' && i + 4 == in.size() && k >= 2) {
-        v[k] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after padding
-      v[k] = value(c);
-      if (v[k] < 0) return std::nullopt;
-    }
-    const unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
-                       (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
-    out.push_back(static_cast<char>((n >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-  }
-  return out;
 }
 
 // Walks the arguments of a command (text after the verb, with its literals).
@@ -460,18 +425,11 @@ void server_session::impl::on_authenticate(const std::string& tag, arg_reader& a
 }
 
 void server_session::impl::on_sasl_plain(const std::string& tag, std::string_view response) {
-  const std::optional<std::string> plain = base64_decode(response);
-  // authzid NUL authcid NUL password
-  const std::size_t first = plain ? plain->find('\0') : std::string::npos;
-  const std::size_t second = first == std::string::npos ? std::string::npos : plain->find('\0', first + 1);
-  if (second == std::string::npos || plain->find('\0', second + 1) != std::string::npos) {
-    return refuse(tag + " BAD invalid SASL PLAIN response");
-  }
-  const std::string_view text(*plain);
-  const std::string_view authzid = text.substr(0, first);
-  const std::string_view user = text.substr(first + 1, second - first - 1);
-  const std::string_view password = text.substr(second + 1);
-  if (!authzid.empty() && authzid != user) return refuse(tag + " NO [AUTHORIZATIONFAILED] no proxy login");
+  const std::optional<uptls::detail::sasl::plain_credentials> creds = uptls::detail::sasl::parse_plain(response);
+  if (!creds) return refuse(tag + " BAD invalid SASL PLAIN response");
+  const std::string_view user = creds->user;
+  const std::string_view password = creds->password;
+  if (!creds->authzid.empty() && creds->authzid != user) return refuse(tag + " NO [AUTHORIZATIONFAILED] no proxy login");
   finish_login(tag, "AUTHENTICATE", user, password);
 }
 

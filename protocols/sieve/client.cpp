@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "uptls/sieve.hpp"
+#include "../sasl.hpp"
 #include "wire.hpp"
 
 namespace uptls::sieve {
@@ -95,9 +96,7 @@ class client::impl {
     if (!usable() || authenticated_) return errc::usage;
     if (user.find('\0') != std::string_view::npos || password.find('\0') != std::string_view::npos) return errc::usage;
     if (!detail::list_has(detail::value_of(caps_, "SASL"), "PLAIN")) return errc::unsupported;
-    std::string plain;
-    plain.append(1, '\0').append(user).append(1, '\0').append(password);
-    line_ = "AUTHENTICATE \"PLAIN\" " + detail::client_string(detail::base64_encode(plain));
+    line_ = "AUTHENTICATE \"PLAIN\" " + detail::client_string(uptls::detail::sasl::plain_response(user, password));
     return start(op::authenticate);
   }
   result<> listscripts() {

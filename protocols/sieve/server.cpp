@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "uptls/sieve.hpp"
+#include "../sasl.hpp"
 #include "wire.hpp"
 
 namespace uptls::sieve {
@@ -260,16 +261,10 @@ void server_session::impl::on_authenticate(const std::vector<std::string>& args)
 }
 
 void server_session::impl::check_plain(std::string_view base64) {
-  const std::optional<std::string> plain = detail::base64_decode(base64);
-  // authzid NUL authcid NUL password (RFC 4616)
-  const std::size_t a = plain ? plain->find('\0') : std::string::npos;
-  const std::size_t b = a == std::string::npos ? std::string::npos : plain->find('\0', a + 1);
-  if (b == std::string::npos || plain->find('\0', b + 1) != std::string::npos) return refuse("malformed PLAIN response");
-  const std::string_view all = *plain;
-  const std::string_view authzid = all.substr(0, a);
-  const std::string_view user = all.substr(a + 1, b - a - 1);
-  const std::string_view password = all.substr(b + 1);
-  if (user.empty() || !opts().check_login(authzid, user, password)) return refuse("authentication failed");
+  const std::optional<uptls::detail::sasl::plain_credentials> creds = uptls::detail::sasl::parse_plain(base64);
+  if (!creds) return refuse("malformed PLAIN response");
+  const std::string_view user = creds->user;
+  if (user.empty() || !opts().check_login(creds->authzid, user, creds->password)) return refuse("authentication failed");
   authenticated_ = true;
   user_.assign(user);
   note("authenticated as " + user_);

@@ -105,8 +105,4 @@ std::string upper(std::string_view s);
 // A client string: quoted when it may be, else "{n+}\r\n" + s.
 std::string client_string(std::string_view s);
 
-std::string base64_encode(std::string_view in);
-// nullopt for anything but canonical base64.
-std::optional<std::string> base64_decode(std::string_view in);
-
 }  // namespace uptls::sieve::detail
