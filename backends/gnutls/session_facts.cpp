@@ -1,37 +1,23 @@
 #include "session_facts.hpp"
 
 #include <arpa/inet.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstring>
 #include <gsl/util>
-#include <mutex>
+#include <memory>
 #include <string_view>
 #include <vector>
+
+#include "engine/engine.hpp"
 
 namespace uptls::detail::gtls {
 namespace {
 
 bool is_tls13(gnutls_session_t s) { return gnutls_protocol_get_version(s) == GNUTLS_TLS1_3; }
-
-// "ECDHE", "DHE" or "RSA" for TLS 1.2; empty for anything else.
-std::string kx_family(gnutls_kx_algorithm_t kx) {
-  switch (kx) {
-    case GNUTLS_KX_ECDHE_RSA:
-    case GNUTLS_KX_ECDHE_ECDSA:
-      return "ECDHE";
-    case GNUTLS_KX_DHE_RSA:
-    case GNUTLS_KX_DHE_DSS:
-      return "DHE";
-    case GNUTLS_KX_RSA:
-      return "RSA";
-    default:
-      return {};
-  }
-}
 
 #ifndef UPTLS_GNUTLS_HAVE_CIPHERSUITE_GET
 // Before GnuTLS 3.7.4 there is no canonical name: build it from the parts.
@@ -66,94 +52,33 @@ std::string built_suite_name(gnutls_session_t s) {
 }
 #endif
 
-std::string lowercase(const char* s) {
-  std::string out = s != nullptr ? s : "";
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+named_group iana_group(gnutls_group_t g) {
+  switch (g) {
+    case GNUTLS_GROUP_SECP256R1: return named_group::secp256r1;
+    case GNUTLS_GROUP_SECP384R1: return named_group::secp384r1;
+    case GNUTLS_GROUP_SECP521R1: return named_group::secp521r1;
+    case GNUTLS_GROUP_X25519: return named_group::x25519;
+    case GNUTLS_GROUP_X448: return named_group::x448;
+    case GNUTLS_GROUP_FFDHE2048: return named_group::ffdhe2048;
+    case GNUTLS_GROUP_FFDHE3072: return named_group::ffdhe3072;
+    case GNUTLS_GROUP_FFDHE4096: return named_group::ffdhe4096;
+    case GNUTLS_GROUP_FFDHE6144: return named_group::ffdhe6144;
+    case GNUTLS_GROUP_FFDHE8192: return named_group::ffdhe8192;
+    default: return named_group::none;
+  }
+}
+
+std::string dn_text(gnutls_x509_crt_t crt, bool issuer) {
+  gnutls_datum_t dn{nullptr, 0};
+  // dn3 with flags 0: RFC 4514 order (last RDN first), as OpenSSL prints RFC 2253.
+  const int rc = issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) : gnutls_x509_crt_get_dn3(crt, &dn, 0);
+  if (rc < 0) return {};
+  std::string out(reinterpret_cast<const char*>(dn.data), dn.size);
+  gnutls_free(dn.data);
   return out;
 }
 
-// What the facts need of a leaf certificate: its subject and names.
-struct identity {
-  std::string subject;
-  std::vector<std::string> names;
-};
-
-// Parsing a certificate (gnutls_x509_crt_import and the name lookups) costs
-// more than a whole resumed TLS 1.2 handshake, and a client resuming against
-// one server sees the same leaf every time. So the last few parsed leaves are
-// kept, keyed by their exact DER bytes: a hit compares bytes instead of parsing.
-// Process-wide, small and bounded; the same bytes always parse to the same facts.
-class identity_cache {
- public:
-  bool find(std::string_view der, identity& out) {
-    std::lock_guard lock(m_);
-    for (const entry& e : entries_) {
-      if (e.der == der) {
-        out = e.id;
-        return true;
-      }
-    }
-    return false;
-  }
-  void add(std::string_view der, const identity& id) {
-    if (der.size() > max_der) return;  // an odd, huge certificate is parsed every time
-    std::lock_guard lock(m_);
-    if (entries_.size() < capacity) {
-      entries_.push_back({std::string(der), id});
-    } else {
-      entries_[next_] = {std::string(der), id};
-      next_ = (next_ + 1) % capacity;
-    }
-  }
-
- private:
-  static constexpr std::size_t capacity = 16;
-  static constexpr std::size_t max_der = 16 * 1024;
-  struct entry {
-    std::string der;
-    identity id;
-  };
-  std::mutex m_;
-  std::vector<entry> entries_;
-  std::size_t next_ = 0;
-};
-
-identity_cache& leaf_cache() {
-  static identity_cache cache;
-  return cache;
-}
-
-void parse_identity(const gnutls_datum_t& der, identity& id);
-
-// The subject (RFC 4514 order, as OpenSSL prints RFC 2253) and the DNS and IP
-// subjectAltNames of the peer's leaf certificate.
-void peer_certificate(gnutls_session_t s, session_info& info) {
-  unsigned count = 0;
-  const gnutls_datum_t* certs = gnutls_certificate_get_peers(s, &count);
-  if (certs == nullptr || count == 0) return;
-  const std::string_view der(reinterpret_cast<const char*>(certs[0].data), certs[0].size);
-  identity id;
-  if (!leaf_cache().find(der, id)) {
-    parse_identity(certs[0], id);
-    leaf_cache().add(der, id);
-  }
-  info.peer_subject = std::move(id.subject);
-  info.peer_names = std::move(id.names);
-}
-
-void parse_identity(const gnutls_datum_t& der, identity& id) {
-  gnutls_x509_crt_t crt = nullptr;
-  if (gnutls_x509_crt_init(&crt) < 0) return;
-  auto release = gsl::finally([&] { gnutls_x509_crt_deinit(crt); });
-  if (gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER) < 0) return;
-
-  gnutls_datum_t dn{nullptr, 0};
-  if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
-    id.subject.assign(reinterpret_cast<const char*>(dn.data), dn.size);
-    gnutls_free(dn.data);
-  }
-
+void read_names(gnutls_x509_crt_t crt, certificate_info& out) {
   std::vector<char> buf(256);
   for (unsigned idx = 0; idx < 1024; ++idx) {
     size_t size = buf.size();
@@ -166,15 +91,57 @@ void parse_identity(const gnutls_datum_t& der, identity& id) {
     }
     if (type < 0) break;  // GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE: no more names
     if (type == GNUTLS_SAN_DNSNAME) {
-      id.names.emplace_back(buf.data(), size);
+      out.dns_names.emplace_back(buf.data(), size);
     } else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
       std::array<char, INET6_ADDRSTRLEN> text{};
       if (inet_ntop(size == 4 ? AF_INET : AF_INET6, buf.data(), text.data(), text.size()) != nullptr) {
-        id.names.emplace_back(text.data());
+        out.ip_addresses.emplace_back(text.data());
       }
     }
   }
 }
+
+class gnutls_certificate final : public detail::certificate_source {
+ public:
+  using certificate_source::certificate_source;
+
+ private:
+  certificate_info parse(std::string_view der) const override {
+    certificate_info out;
+    gnutls_x509_crt_t crt = nullptr;
+    if (gnutls_x509_crt_init(&crt) < 0) return out;
+    auto release = gsl::finally([&] { gnutls_x509_crt_deinit(crt); });
+    const gnutls_datum_t datum{reinterpret_cast<unsigned char*>(const_cast<char*>(der.data())),
+                               static_cast<unsigned>(der.size())};
+    if (gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_DER) < 0) return out;
+    out.subject = dn_text(crt, false);
+    out.issuer = dn_text(crt, true);
+    read_names(crt, out);
+    std::array<unsigned char, 64> serial{};
+    size_t serial_size = serial.size();
+    if (gnutls_x509_crt_get_serial(crt, serial.data(), &serial_size) >= 0) {
+      out.serial = detail::serial_text({serial.data(), serial_size});
+    }
+    out.not_before = std::chrono::system_clock::from_time_t(gnutls_x509_crt_get_activation_time(crt));
+    out.not_after = std::chrono::system_clock::from_time_t(gnutls_x509_crt_get_expiration_time(crt));
+    unsigned bits = 0;
+    const int pk = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
+    switch (pk) {
+      case GNUTLS_PK_RSA:
+      case GNUTLS_PK_RSA_PSS: out.key = key_type::rsa; break;
+      case GNUTLS_PK_ECDSA: out.key = key_type::ecdsa; break;
+      case GNUTLS_PK_EDDSA_ED25519: out.key = key_type::ed25519; break;
+      case GNUTLS_PK_EDDSA_ED448: out.key = key_type::ed448; break;
+      default: break;
+    }
+    out.key_bits = bits;
+    std::array<unsigned char, 32> digest{};
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data(), der.size(), digest.data()) == 0) {
+      out.sha256 = detail::hex_upper(digest);
+    }
+    return out;
+  }
+};
 
 std::string received_sni(gnutls_session_t s) {
   std::array<char, 256> name{};
@@ -197,25 +164,20 @@ std::string iana_suite_name(gnutls_session_t session) {
 
 session_info session_facts(gnutls_session_t s, role side, const std::string& sni_sent, bool verified) {
   session_info info;
-  const bool tls13 = is_tls13(s);
-  info.version = tls13 ? tls_version::tls1_3 : tls_version::tls1_2;
-  info.cipher = iana_suite_name(s);
-
-  const gnutls_group_t group = gnutls_group_get(s);
-  if (group != GNUTLS_GROUP_INVALID) info.group = lowercase(gnutls_group_get_name(group));
-  if (tls13) {
-    info.key_exchange = "(EC)DHE";
-    // A TLS 1.3 resumption without a key share (psk_ke) has no group and no forward secrecy.
-    info.forward_secret = group != GNUTLS_GROUP_INVALID;
-  } else {
-    info.key_exchange = kx_family(gnutls_kx_get(s));
-    info.forward_secret = info.key_exchange == "ECDHE" || info.key_exchange == "DHE";
-    if (!info.forward_secret) info.group.clear();
-  }
-
+  info.version = is_tls13(s) ? tls_version::tls1_3 : tls_version::tls1_2;
   info.resumed = gnutls_session_is_resumed(s) != 0;
+  info.group = iana_group(gnutls_group_get(s));
+  detail::settle_facts(info, 0, iana_suite_name(s));
   info.verified = verified;
-  peer_certificate(s, info);
+
+  // The leaf is copied, not parsed: parsing costs more than a resumed handshake,
+  // and peer_certificate() does it when someone asks.
+  unsigned count = 0;
+  const gnutls_datum_t* certs = gnutls_certificate_get_peers(s, &count);
+  if (certs != nullptr && count > 0) {
+    info.set_peer_certificate(std::make_shared<gnutls_certificate>(
+        std::string(reinterpret_cast<const char*>(certs[0].data), certs[0].size)));
+  }
   info.sni = side == role::client ? sni_sent : received_sni(s);
 
   gnutls_datum_t proto{nullptr, 0};

@@ -30,7 +30,6 @@ mbed_engine::mbed_engine(std::shared_ptr<const mbed_context> ctx, transport& io)
   Expects(ctx_ != nullptr);
   mbedtls_ssl_init(&conn_.ssl);
   conn_.owner = this;
-  info_.backend = "mbedtls";
 }
 
 mbed_engine::~mbed_engine() { mbedtls_ssl_free(&conn_.ssl); }
@@ -167,6 +166,5 @@ std::size_t mbed_engine::pending() const {
   return mbedtls_ssl_get_bytes_avail(&ssl());
 }
 
-session_info mbed_engine::session() const { return info_; }
 
 }  // namespace uptls::mbed

@@ -110,7 +110,10 @@ class mbed_engine final : public detail::engine {
 
   std::error_code error_;
   failure_info failure_;
-  session_info info_;
+  // What only the handshake's cleartext flight tells (mbedTLS has no getter);
+  // the rest of session() is read from mbedTLS when asked.
+  bool resumed_ = false;
+  int group_ = -1;  // the ServerKeyExchange's NamedGroup, -1 if none
 };
 
 }  // namespace uptls::mbed

@@ -66,37 +66,12 @@ std::string iana_suite_name(std::string_view mbedtls_name) {
   return out;
 }
 
-std::string key_exchange_of(std::string_view iana_name) {
-  if (starts_with(iana_name, "TLS_ECDHE_")) return "ECDHE";
-  if (starts_with(iana_name, "TLS_DHE_")) return "DHE";
-  if (starts_with(iana_name, "TLS_RSA_WITH_")) return "RSA";
-  if (iana_name.find("_WITH_") == std::string_view::npos && starts_with(iana_name, "TLS_")) return "(EC)DHE";
-  return {};
-}
-
-std::string group_name(int named_group) {
-  switch (named_group) {
-    case 23: return "secp256r1";
-    case 24: return "secp384r1";
-    case 25: return "secp521r1";
-    case 26: return "brainpoolP256r1";
-    case 27: return "brainpoolP384r1";
-    case 28: return "brainpoolP512r1";
-    case 29: return "x25519";
-    case 30: return "x448";
-    case 256: return "ffdhe2048";
-    case 257: return "ffdhe3072";
-    case 258: return "ffdhe4096";
-    default: return {};
-  }
-}
-
-std::string subject_text(const mbedtls_x509_crt& crt) {
+std::string name_text(const mbedtls_x509_name& first) {
   // mbedTLS keeps the RDNs in certificate order, the attributes of a
   // multi-valued RDN chained by next_merged; RFC 2253 prints the last RDN first.
   std::vector<std::string> rdns;
   bool merge = false;
-  for (const mbedtls_x509_name* n = &crt.subject; n != nullptr; n = n->next) {
+  for (const mbedtls_x509_name* n = &first; n != nullptr; n = n->next) {
     if (n->oid.p == nullptr) continue;
     std::string attr = attribute_text(*n);
     if (merge && !rdns.empty()) {
@@ -115,9 +90,9 @@ std::string subject_text(const mbedtls_x509_crt& crt) {
   return out;
 }
 
-std::vector<std::string> alt_names(const mbedtls_x509_crt& crt) {
-  std::vector<std::string> dns;
-  std::vector<std::string> ips;
+std::string subject_text(const mbedtls_x509_crt& crt) { return name_text(crt.subject); }
+
+void alt_names(const mbedtls_x509_crt& crt, std::vector<std::string>& dns, std::vector<std::string>& ips) {
   for_each_san(crt, [&](const mbedtls_x509_buf& b) {
     if (b.tag == san_dns) {
       dns.emplace_back(reinterpret_cast<const char*>(b.p), b.len);
@@ -126,8 +101,6 @@ std::vector<std::string> alt_names(const mbedtls_x509_crt& crt) {
       if (inet_ntop(b.len == 4 ? AF_INET : AF_INET6, b.p, text, sizeof text) != nullptr) ips.emplace_back(text);
     }
   });
-  dns.insert(dns.end(), ips.begin(), ips.end());
-  return dns;
 }
 
 std::optional<std::vector<std::uint8_t>> ip_bytes(std::string_view s) {

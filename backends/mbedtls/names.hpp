@@ -1,5 +1,5 @@
 // Text the session facts need and mbedTLS words its own way: IANA suite names,
-// key exchange and group names, and what a certificate says about its owner.
+// and what a certificate says about its owner.
 #pragma once
 
 #include <mbedtls/x509_crt.h>
@@ -16,17 +16,15 @@ namespace uptls::mbed {
 // "TLS1-3-AES-128-GCM-SHA256" -> "TLS_AES_128_GCM_SHA256".
 std::string iana_suite_name(std::string_view mbedtls_name);
 
-// "ECDHE", "DHE" or "RSA" for a TLS 1.2 IANA suite name, "(EC)DHE" for TLS 1.3; empty if unknown.
-std::string key_exchange_of(std::string_view iana_name);
-
-// The name of a TLS NamedGroup (RFC 8446 4.2.7), e.g. 29 -> "x25519"; empty if unknown.
-std::string group_name(int named_group);
+// A distinguished name in RFC 2253 form (last RDN first, "," between RDNs),
+// e.g. "O=uptls tests,CN=localhost"; first is crt.subject or crt.issuer.
+std::string name_text(const mbedtls_x509_name& first);
 
 // The subject in RFC 2253 form (last RDN first, "," between RDNs), e.g. "O=uptls tests,CN=localhost".
 std::string subject_text(const mbedtls_x509_crt& crt);
 
-// The subjectAltName dNSName entries, then the iPAddress entries as text.
-std::vector<std::string> alt_names(const mbedtls_x509_crt& crt);
+// The subjectAltName dNSName entries and the iPAddress entries as text, in certificate order.
+void alt_names(const mbedtls_x509_crt& crt, std::vector<std::string>& dns, std::vector<std::string>& ips);
 
 // An IP literal as its 4 or 16 network-order bytes; nullopt if s is not one.
 std::optional<std::vector<std::uint8_t>> ip_bytes(std::string_view s);

@@ -203,7 +203,8 @@ class uptls_worker final : public load_worker {
       r.handshake_us.push_back(static_cast<double>(s.t_hs_done - s.t_hs_start) / 1e3);
       if (r.negotiated.empty()) {
         if (const uptls::session_info* i = s.client->connection().session()) {
-          r.negotiated = std::string(uptls::to_string(i->version)) + " " + i->cipher + (i->group.empty() ? "" : " " + i->group);
+          r.negotiated = std::string(uptls::to_string(i->version)) + " " + i->suite.name +
+                         (i->group == uptls::named_group::none ? "" : " " + std::string(uptls::to_string(i->group)));
         }
       }
     }

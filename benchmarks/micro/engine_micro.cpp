@@ -119,7 +119,7 @@ void records(benchmark::State& state, const uptls::backend* b, std::size_t size)
   const double per_write = static_cast<double>((size + 16383) / 16384);
   state.counters["records/s"] = benchmark::Counter(n * per_write, benchmark::Counter::kIsRate);
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
-  state.SetLabel(std::string(p.client->session().cipher));
+  state.SetLabel(std::string(p.client->session().suite.name));
 }
 
 }  // namespace

@@ -58,7 +58,8 @@ class uptls_connection final : public connection {
   facts negotiated() override {
     const uptls::session_info* i = st().session();
     if (i == nullptr) fail("no session");
-    return {std::string(uptls::to_string(i->version)), i->cipher, i->group, i->resumed};
+    const std::string group = i->group == uptls::named_group::none ? "" : std::string(uptls::to_string(i->group));
+    return {std::string(uptls::to_string(i->version)), i->suite.name, group, i->resumed};
   }
   void close() override {
     if (s_ || client_) (void)st().close();

@@ -7,8 +7,11 @@
 // streams alike. Fatal errors are sticky: after one, every call returns it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +51,50 @@ class engine {
   // the stream takes its handshake watcher out of the path this way.
   virtual void rebind(transport& io) noexcept = 0;
 };
+
+// The peer's leaf certificate as received (its DER bytes, copied once after the
+// handshake), read into certificate_info only when a user first asks:
+// parsing costs more than a whole resumed handshake, and most sessions never ask.
+// Each backend parses with its own library; the rules for the text (RFC 2253
+// names, serial and fingerprint in upper-case hex) are the helpers below.
+class certificate_source {
+ public:
+  explicit certificate_source(std::string der) : der_(std::move(der)) {}
+  virtual ~certificate_source() = default;
+  certificate_source(const certificate_source&) = delete;
+  certificate_source& operator=(const certificate_source&) = delete;
+
+  std::string_view der() const noexcept { return der_; }
+  // Parsed on the first call, from any thread; the same object afterwards.
+  const certificate_info& facts() const {
+    std::call_once(once_, [this] { facts_ = parse(der_); });
+    return facts_;
+  }
+
+ protected:
+  // What the backend's library reads in der (a parse failure leaves fields empty).
+  virtual certificate_info parse(std::string_view der) const = 0;
+
+ private:
+  std::string der_;
+  mutable std::once_flag once_;
+  mutable certificate_info facts_;
+};
+
+// Completes what a backend reported about a handshake, so that every backend
+// derives the same facts the same way: the suite from its IANA number (or, when
+// the backend knows no number, its IANA name), the key exchange from the suite
+// (TLS 1.2) or from the group (TLS 1.3), forward secrecy from the key exchange.
+// Before the call the backend sets version, group, resumed and the rest; suite_id
+// may be 0 and suite_name empty when the library cannot say.
+void settle_facts(session_info& s, std::uint16_t suite_id, std::string_view suite_name);
+
+// Certificate text shared by the backends: upper-case hex of bytes; a serial
+// number's content bytes without leading zero bytes, as `openssl x509 -serial`
+// prints it; a UTC calendar time.
+std::string hex_upper(std::span<const unsigned char> bytes);
+std::string serial_text(std::span<const unsigned char> content);
+std::chrono::system_clock::time_point utc_time(int year, int month, int day, int hour, int minute, int second);
 
 // What every backend's context is underneath the public uptls::context.
 class context_impl : public context {

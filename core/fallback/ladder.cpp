@@ -17,8 +17,7 @@ namespace {
 // land on ECDHE with CBC: forward secret, yet outside strict, so no anomaly.
 bool strict_would_offer(const session_info& s) {
   if (s.version == tls_version::tls1_3) return true;
-  const bool aead = s.cipher.find("_GCM_") != std::string::npos || s.cipher.find("CHACHA20_POLY1305") != std::string::npos;
-  return s.forward_secret && aead;
+  return s.forward_secret && s.suite.aead;
 }
 
 using std::to_string;

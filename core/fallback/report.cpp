@@ -26,8 +26,8 @@ std::string code_name(std::error_code ec) {
 }
 
 std::string describe_session(const session_info& s) {
-  std::string out = std::string(to_string(s.version)) + " " + s.cipher + " (" + s.key_exchange;
-  if (!s.group.empty()) out += " " + s.group;
+  std::string out = std::string(to_string(s.version)) + " " + s.suite.name + " (" + std::string(to_string(s.kx));
+  if (s.group != named_group::none) out += " " + std::string(to_string(s.group));
   out += s.forward_secret ? ", forward secret)" : ", not forward secret)";
   return out;
 }

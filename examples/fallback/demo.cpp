@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   const uptls::attempt_report& winner = won.report.attempts.at(*won.report.winner);
   std::cout << "winner: attempt " << winner.rung + 1 << " (" << winner.backend << " " << uptls::to_string(winner.security)
             << ") because attempt 1 ended with " << won.report.attempts.front().why << "\n"
-            << "session: " << winner.session->cipher << ", forward secret: " << (winner.session->forward_secret ? "yes" : "no")
+            << "session: " << winner.session->suite.name << ", forward secret: " << (winner.session->forward_secret ? "yes" : "no")
             << "; pinned strict: " << (pins.is_pinned(req.host, port) ? "yes" : "no (only a strict handshake pins a host)")
             << "\n";
   const std::error_code wrote = won.connection->write("hello from the legacy rung\n").error();

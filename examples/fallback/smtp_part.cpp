@@ -105,7 +105,7 @@ outcome run_steps(const uptls::backend& strict_lib, const uptls::backend& legacy
   std::cout << "winner: attempt " << winner.rung + 1 << " (" << winner.backend << " "
             << uptls::to_string(winner.security) << ") because attempt 1 ended with: "
             << won.report.attempts.front().why << "\n"
-            << "session: " << winner.session->cipher << ", key exchange " << winner.session->key_exchange
+            << "session: " << winner.session->suite.name << ", key exchange " << uptls::to_string(winner.session->kx)
             << ", forward secret: " << (winner.session->forward_secret ? "yes" : "no") << "\n";
 
   std::cout << "\n-- 7. SMTP over the fallback session: EHLO again, one message, QUIT\n";
@@ -120,7 +120,7 @@ outcome run_steps(const uptls::backend& strict_lib, const uptls::backend& legacy
   }
   const std::error_code sent = mail.send_mail(
       "demo@client.localhost", {"postmaster@localhost"},
-      "Subject: uptls fallback demo\n\nSent over " + winner.session->cipher + " after a visible fallback.\n").error();
+      "Subject: uptls fallback demo\n\nSent over " + winner.session->suite.name + " after a visible fallback.\n").error();
   const uptls::smtp::reply accepted = mail.last_reply();
   const std::error_code bye = mail.quit().error();
   if (sent || bye) {

@@ -93,7 +93,7 @@ bool run(const uptls::backend& b, const std::string& certs, uptls::profile secur
     if (ec) std::printf("  !! failed: %s\n", ec.message().c_str());
     if (const uptls::session_info* s = c.connection().session()) {
       std::printf("  -- negotiated %s, %s, %s, verified %s\n", std::string(uptls::to_string(s->version)).c_str(),
-                  s->cipher.c_str(), s->forward_secret ? "forward secret" : "NOT forward secret", s->verified ? "yes" : "NO");
+                  s->suite.name.c_str(), s->forward_secret ? "forward secret" : "NOT forward secret", s->verified ? "yes" : "NO");
     }
     ok = !ec && c.connection().is_tls() && c.message() == message;
     (void)c.logout();

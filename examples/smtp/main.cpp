@@ -50,13 +50,19 @@ void show_session(const uptls::session_info& s, const std::string& server_saw_sn
   std::printf("  -- negotiated\n");
   std::printf("     backend          %s\n", s.backend.c_str());
   std::printf("     version          %s\n", std::string(uptls::to_string(s.version)).c_str());
-  std::printf("     cipher           %s\n", s.cipher.c_str());
-  std::printf("     key exchange     %s\n", s.key_exchange.c_str());
-  std::printf("     group            %s\n", s.group.empty() ? "(none)" : s.group.c_str());
+  std::printf("     cipher suite     %s (0x%04X)\n", s.suite.name.c_str(), s.suite.id);
+  std::printf("     key exchange     %s\n", std::string(uptls::to_string(s.kx)).c_str());
+  std::printf("     group            %s\n", std::string(uptls::to_string(s.group)).c_str());
   std::printf("     forward secrecy  %s\n", s.forward_secret ? "yes" : "NO");
   std::printf("     verified         %s\n", s.verified ? "yes" : "NO");
-  std::printf("     peer subject     %s\n", s.peer_subject.c_str());
-  std::printf("     peer SANs        %s\n", join(s.peer_names).c_str());
+  // Parsed here, on first use: a session that never asks never pays for it.
+  if (const uptls::certificate_info* peer = s.peer_certificate()) {
+    std::printf("     peer subject     %s\n", peer->subject.c_str());
+    std::printf("     peer issuer      %s\n", peer->issuer.c_str());
+    std::printf("     peer DNS names   %s\n", join(peer->dns_names).c_str());
+    std::printf("     peer key         %s %u bits, SHA-256 %s\n", std::string(uptls::to_string(peer->key)).c_str(),
+                peer->key_bits, peer->sha256.c_str());
+  }
   std::printf("     SNI sent         %s (server received: %s)\n", s.sni.empty() ? "(none)" : s.sni.c_str(),
               server_saw_sni.empty() ? "(none)" : server_saw_sni.c_str());
   std::printf("     ALPN             %s\n", s.alpn.empty() ? "(none)" : s.alpn.c_str());

@@ -233,7 +233,7 @@ result<> server_session::impl::resume() {
         selected_.reset();
         if (opts().trace) {
           const session_info& info = *s_.session();
-          note("TLS established: " + std::string(to_string(info.version)) + " " + info.cipher);
+          note("TLS established: " + std::string(to_string(info.version)) + " " + info.suite.name);
         }
         wait_for_command();
         break;

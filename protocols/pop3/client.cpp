@@ -192,7 +192,7 @@ class client::impl {
       }
       if (opts_.trace) {
         const session_info& info = *s_.session();
-        note("TLS established (" + std::string(to_string(info.version)) + ", " + info.cipher + ", " + info.backend +
+        note("TLS established (" + std::string(to_string(info.version)) + ", " + info.suite.name + ", " + info.backend +
              "); plaintext capabilities forgotten");
       }
       // What the server said in plaintext could have been forged (RFC 2595 4).

@@ -124,7 +124,7 @@ result<> server_session::impl::resume() {
         drop_.reset();
         if (opts().trace) {
           const session_info& info = *s_.session();
-          note("TLS established: " + std::string(to_string(info.version)) + " " + info.cipher);
+          note("TLS established: " + std::string(to_string(info.version)) + " " + info.suite.name);
         }
         step_ = step::command;
         s_.set_read_deadline(clock::now() + opts().timeouts.command);

@@ -114,7 +114,7 @@ result<> server_session::impl::resume() {
         }
         if (opts().trace) {
           const session_info& info = *s_.session();
-          note("TLS established: " + std::string(to_string(info.version)) + " " + info.cipher);
+          note("TLS established: " + std::string(to_string(info.version)) + " " + info.suite.name);
         }
         // RFC 5804 2.2: the capabilities again, now that they cannot be forged.
         send_capabilities("TLS negotiation successful");

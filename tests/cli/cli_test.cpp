@@ -553,7 +553,9 @@ TEST(CliProbe, ClientCertificateIsPresented) {
       const auto got = srv.messages();
       ASSERT_EQ(got.size(), 1u) << name;
       EXPECT_TRUE(got[0].session.verified) << name;
-      EXPECT_TRUE(has(got[0].session.peer_subject, "CN=uptls test client")) << got[0].session.peer_subject;
+      const uptls::certificate_info* client_leaf = got[0].session.peer_certificate();
+      ASSERT_NE(client_leaf, nullptr) << name;
+      EXPECT_TRUE(has(client_leaf->subject, "CN=uptls test client")) << client_leaf->subject;
     }
     uptls::smtp::server_options o;
     o.tls = make_ctx(backend_under_test(), sc, role::server);
@@ -619,9 +621,11 @@ TEST(CliJson, FactsMatchWhatTheServerSaw) {
     ASSERT_TRUE(t.is_object()) << r.out;
     EXPECT_EQ(t["backend"], name);
     EXPECT_EQ(t["version"], std::string(to_string(seen.version)));
-    EXPECT_EQ(t["cipher"], seen.cipher);
-    EXPECT_EQ(t["key_exchange"], seen.key_exchange);
-    EXPECT_EQ(t["group"], seen.group.empty() ? json(nullptr) : json(seen.group));
+    EXPECT_EQ(t["cipher"], seen.suite.name);
+    EXPECT_EQ(t["cipher_id"].get<std::string>().size(), 6u) << t.dump();  // "0x1301"
+    EXPECT_EQ(t["aead"], seen.suite.aead);
+    EXPECT_EQ(t["key_exchange"], std::string(to_string(seen.kx)));
+    EXPECT_EQ(t["group"], (seen.group == named_group::none) ? json(nullptr) : json(std::string(to_string(seen.group))));
     EXPECT_EQ(t["forward_secret"], seen.forward_secret);
     EXPECT_EQ(t["forward_secret"], true);  // strict
     EXPECT_EQ(t["resumed"], false);
@@ -629,8 +633,12 @@ TEST(CliJson, FactsMatchWhatTheServerSaw) {
     EXPECT_EQ(t["sni"], "localhost");
     EXPECT_EQ(seen.sni, "localhost");
     EXPECT_TRUE(t["alpn"].is_null());
-    EXPECT_TRUE(has(t["peer_subject"].get<std::string>(), "CN=localhost")) << t.dump();
-    EXPECT_NE(std::find(t["peer_names"].begin(), t["peer_names"].end(), json("localhost")), t["peer_names"].end());
+    const json& leaf = t["peer_certificate"];
+    ASSERT_TRUE(leaf.is_object()) << t.dump();
+    EXPECT_TRUE(has(leaf["subject"].get<std::string>(), "CN=localhost")) << t.dump();
+    EXPECT_NE(std::find(leaf["dns_names"].begin(), leaf["dns_names"].end(), json("localhost")), leaf["dns_names"].end());
+    EXPECT_EQ(leaf["sha256"].get<std::string>().size(), 64u) << t.dump();
+    EXPECT_EQ(leaf["key"], "RSA");
 
     EXPECT_EQ(j["certificate"]["verified"], true);
     EXPECT_EQ(j["certificate"]["server_name"], "localhost");
@@ -697,7 +705,7 @@ TEST(CliServe, PrintsWhatItReceivedWithEveryBackend) {
     EXPECT_TRUE(has(srv.seen, "(" + std::string(b->name()) + ", STARTTLS)")) << srv.seen;
     client c(client_to(srv.port), uptls::smtp::client_options{});
     ASSERT_EQ(c.open(client_ctx(), localhost()), std::error_code{});
-    const std::string cipher = c.connection().session()->cipher;
+    const std::string cipher = c.connection().session()->suite.name;
     ASSERT_EQ(c.send_mail("a@example.org", {"b@example.org"}, "printed body\r\n"), std::error_code{});
     EXPECT_EQ(c.quit(), std::error_code{});
     EXPECT_TRUE(srv.proc->wait_for_output("[1] | printed body", 10s, &srv.seen)) << srv.seen;
@@ -844,7 +852,7 @@ TEST(CliServe, JsonLinesOneObjectPerEvent) {
   EXPECT_EQ((*message)["to"], json(std::vector<std::string>{"b@example.org"}));
   EXPECT_EQ((*message)["data"], "as json\r\n");
   EXPECT_EQ((*message)["over_tls"], true);
-  EXPECT_EQ((*message)["tls"]["cipher"], mine.cipher);
+  EXPECT_EQ((*message)["tls"]["cipher"], mine.suite.name);
   EXPECT_EQ((*message)["tls"]["version"], std::string(to_string(mine.version)));
   const auto end = std::find_if(events.begin(), events.end(), [](const json& e) { return e["event"] == "session_end"; });
   ASSERT_NE(end, events.end());

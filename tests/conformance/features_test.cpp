@@ -173,7 +173,9 @@ TEST_F(Resumption, ResumedSessionStillReportsThePeer) {
   const session_info cs = p.client->session();
   EXPECT_TRUE(cs.resumed);
   EXPECT_TRUE(cs.verified);
-  EXPECT_NE(cs.peer_subject.find("CN=localhost"), std::string::npos);
+  ASSERT_NE(cs.peer_certificate(), nullptr);
+  EXPECT_NE(cs.peer_certificate()->subject.find("CN=localhost"), std::string::npos)
+      << cs.peer_certificate()->subject;
   EXPECT_TRUE(cs.forward_secret);
 }
 

@@ -116,32 +116,34 @@ TEST_P(Matrix, HandshakeAndLinesBothWays) {
   EXPECT_EQ(cs.backend, m.client->name());
   EXPECT_EQ(ss.backend, m.server->name());
   EXPECT_EQ(cs.version, ss.version);
-  EXPECT_EQ(cs.cipher, ss.cipher);
-  EXPECT_EQ(cs.key_exchange, ss.key_exchange);
+  EXPECT_EQ(cs.suite.name, ss.suite.name);
+  EXPECT_EQ(cs.kx, ss.kx);
   EXPECT_TRUE(cs.forward_secret) << "forward secret first, whatever the profiles";
   EXPECT_TRUE(ss.forward_secret);
-  EXPECT_EQ(cs.group, "x25519");
-  EXPECT_EQ(ss.group, "x25519");
+  EXPECT_EQ(cs.group, named_group::x25519);
+  EXPECT_EQ(ss.group, named_group::x25519);
   EXPECT_TRUE(cs.verified);
   EXPECT_EQ(ss.sni, "localhost");
   if (m.client_cert) {
     EXPECT_TRUE(ss.verified);
-    EXPECT_NE(ss.peer_subject.find("CN=uptls test client"), std::string::npos) << ss.peer_subject;
+    ASSERT_NE(ss.peer_certificate(), nullptr);
+    EXPECT_NE(ss.peer_certificate()->subject.find("CN=uptls test client"), std::string::npos)
+        << ss.peer_certificate()->subject;
   }
   if (cc.tls13 && sc.tls13 && !m.cap12) {
     EXPECT_EQ(cs.version, tls_version::tls1_3);
-    EXPECT_EQ(cs.key_exchange, "(EC)DHE");
-    EXPECT_TRUE(cs.cipher == "TLS_AES_128_GCM_SHA256" || cs.cipher == "TLS_AES_256_GCM_SHA384" ||
-                cs.cipher == "TLS_CHACHA20_POLY1305_SHA256")
-        << cs.cipher;
+    EXPECT_EQ(cs.kx, key_exchange::ecdhe);
+    EXPECT_TRUE(cs.suite.name == "TLS_AES_128_GCM_SHA256" || cs.suite.name == "TLS_AES_256_GCM_SHA384" ||
+                cs.suite.name == "TLS_CHACHA20_POLY1305_SHA256")
+        << cs.suite.name;
   } else {
     EXPECT_EQ(cs.version, tls_version::tls1_2);
-    EXPECT_EQ(cs.key_exchange, "ECDHE");
+    EXPECT_EQ(cs.kx, key_exchange::ecdhe);
     const std::string auth = std::string(m.leaf) == "server-ecdsa" ? "TLS_ECDHE_ECDSA_WITH_" : "TLS_ECDHE_RSA_WITH_";
-    EXPECT_EQ(cs.cipher.rfind(auth, 0), 0u) << cs.cipher;
-    EXPECT_TRUE(cs.cipher.find("_GCM_") != std::string::npos ||
-                cs.cipher.find("CHACHA20_POLY1305") != std::string::npos)
-        << cs.cipher;
+    EXPECT_EQ(cs.suite.name.rfind(auth, 0), 0u) << cs.suite.name;
+    EXPECT_TRUE(cs.suite.name.find("_GCM_") != std::string::npos ||
+                cs.suite.name.find("CHACHA20_POLY1305") != std::string::npos)
+        << cs.suite.name;
   }
 }
 

@@ -140,22 +140,22 @@ TEST_P(Negotiation, ForwardSecretAeadAndTheBestVersion) {
   engine_pair p = connected(*c, *s, memory_pair());
   ASSERT_TRUE(p.client && p.server);
   const session_info cs = p.client->session();
-  EXPECT_EQ(cs.cipher, p.server->session().cipher);
+  EXPECT_EQ(cs.suite.name, p.server->session().suite.name);
   EXPECT_TRUE(cs.forward_secret) << "a forward secret suite wins whenever both sides have one";
-  EXPECT_EQ(cs.group, "x25519");
+  EXPECT_EQ(cs.group, named_group::x25519);
   if (caps.tls13 && !n.cap12) {
     EXPECT_EQ(cs.version, tls_version::tls1_3);
-    EXPECT_EQ(cs.key_exchange, "(EC)DHE");
-    EXPECT_TRUE(cs.cipher == "TLS_AES_128_GCM_SHA256" || cs.cipher == "TLS_AES_256_GCM_SHA384" ||
-                cs.cipher == "TLS_CHACHA20_POLY1305_SHA256")
-        << cs.cipher;
+    EXPECT_EQ(cs.kx, key_exchange::ecdhe);
+    EXPECT_TRUE(cs.suite.name == "TLS_AES_128_GCM_SHA256" || cs.suite.name == "TLS_AES_256_GCM_SHA384" ||
+                cs.suite.name == "TLS_CHACHA20_POLY1305_SHA256")
+        << cs.suite.name;
   } else {
     EXPECT_EQ(cs.version, tls_version::tls1_2);
-    EXPECT_EQ(cs.key_exchange, "ECDHE");
-    EXPECT_EQ(cs.cipher.rfind("TLS_ECDHE_RSA_WITH_", 0), 0u) << cs.cipher;
-    EXPECT_TRUE(cs.cipher.find("_GCM_") != std::string::npos ||
-                cs.cipher.find("CHACHA20_POLY1305") != std::string::npos)
-        << cs.cipher;
+    EXPECT_EQ(cs.kx, key_exchange::ecdhe);
+    EXPECT_EQ(cs.suite.name.rfind("TLS_ECDHE_RSA_WITH_", 0), 0u) << cs.suite.name;
+    EXPECT_TRUE(cs.suite.name.find("_GCM_") != std::string::npos ||
+                cs.suite.name.find("CHACHA20_POLY1305") != std::string::npos)
+        << cs.suite.name;
   }
 }
 
@@ -180,7 +180,7 @@ TEST(NegotiationEdges, EcdsaCertificateGivesEcdsaSuitesInTls12) {
   ASSERT_TRUE(c && s);
   engine_pair p = connected(*c, *s, memory_pair());
   ASSERT_TRUE(p.client && p.server);
-  EXPECT_EQ(p.client->session().cipher.rfind("TLS_ECDHE_ECDSA_WITH_", 0), 0u) << p.client->session().cipher;
+  EXPECT_EQ(p.client->session().suite.name.rfind("TLS_ECDHE_ECDSA_WITH_", 0), 0u) << p.client->session().suite.name;
 }
 
 TEST(NegotiationEdges, ServerCappedAtTls12IsStillReached) {
@@ -192,7 +192,7 @@ TEST(NegotiationEdges, ServerCappedAtTls12IsStillReached) {
   engine_pair p = connected(*c, *s, memory_pair());
   ASSERT_TRUE(p.client && p.server);
   EXPECT_EQ(p.client->session().version, tls_version::tls1_2);
-  EXPECT_EQ(p.client->session().key_exchange, "ECDHE");
+  EXPECT_EQ(p.client->session().kx, key_exchange::ecdhe);
 }
 
 TEST(NegotiationEdges, NoCommonVersionIsProtocolVersion) {

@@ -83,10 +83,10 @@ TEST_F(OpensslServer, RsaOnlyServerAcceptsLegacyWithPlainRsa) {
   ASSERT_TRUE(is_ok(run.outcome)) << run.e->failure().text;
   const session_info s = run.e->session();
   EXPECT_EQ(s.version, tls_version::tls1_2);
-  EXPECT_EQ(s.cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
-  EXPECT_EQ(s.key_exchange, "RSA");
+  EXPECT_EQ(s.suite.name, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+  EXPECT_EQ(s.kx, key_exchange::rsa);
   EXPECT_FALSE(s.forward_secret);
-  EXPECT_TRUE(s.group.empty());
+  EXPECT_TRUE((s.group == named_group::none));
   EXPECT_TRUE(s.verified);
   EXPECT_TRUE(is_ok(finish(*run.io, [&] { return run.e->close(); })));
 }
@@ -100,7 +100,7 @@ TEST_F(OpensslServer, DefaultServerGetsTheBestVersionWithStrict) {
   const session_info s = run.e->session();
   EXPECT_EQ(s.version, backend_under_test().caps().tls13 ? tls_version::tls1_3 : tls_version::tls1_2);
   EXPECT_TRUE(s.forward_secret);
-  EXPECT_EQ(s.group, "x25519");
+  EXPECT_EQ(s.group, named_group::x25519);
   EXPECT_TRUE(s.verified);
 }
 
@@ -165,9 +165,9 @@ TEST_F(GnutlsServer, RsaOnlyServerAcceptsLegacyWithPlainRsa) {
   ASSERT_TRUE(run.e);
   ASSERT_TRUE(is_ok(run.outcome)) << run.e->failure().text;
   const session_info s = run.e->session();
-  EXPECT_EQ(s.key_exchange, "RSA");
+  EXPECT_EQ(s.kx, key_exchange::rsa);
   EXPECT_FALSE(s.forward_secret);
-  EXPECT_EQ(s.cipher.rfind("TLS_RSA_WITH_AES_", 0), 0u) << s.cipher;
+  EXPECT_EQ(s.suite.name.rfind("TLS_RSA_WITH_AES_", 0), 0u) << s.suite.name;
 }
 
 // Our server, their client.
@@ -224,7 +224,7 @@ TEST_F(OpensslClient, RsaOnlyClientIsServedByALegacyServer) {
   server_run run = accept_one(*l, server_config("server-rsa", profile::legacy));
   ASSERT_TRUE(run.e);
   ASSERT_TRUE(is_ok(run.outcome)) << run.e->failure().text;
-  EXPECT_EQ(run.e->session().cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+  EXPECT_EQ(run.e->session().suite.name, "TLS_RSA_WITH_AES_128_GCM_SHA256");
   EXPECT_EQ(run.e->session().sni, "localhost");
 }
 

@@ -142,14 +142,14 @@ connection_run run_connection(const version_case& v, transport_pair io) {
 
 void expect_same_facts(const session_info& slow, const session_info& ordinary) {
   EXPECT_EQ(slow.version, ordinary.version);
-  EXPECT_EQ(slow.cipher, ordinary.cipher);
-  EXPECT_EQ(slow.key_exchange, ordinary.key_exchange);
+  EXPECT_EQ(slow.suite.name, ordinary.suite.name);
+  EXPECT_EQ(slow.kx, ordinary.kx);
   EXPECT_EQ(slow.group, ordinary.group);
   EXPECT_EQ(slow.forward_secret, ordinary.forward_secret);
   EXPECT_EQ(slow.resumed, ordinary.resumed);
   EXPECT_EQ(slow.verified, ordinary.verified);
-  EXPECT_EQ(slow.peer_subject, ordinary.peer_subject);
-  EXPECT_EQ(slow.peer_names, ordinary.peer_names);
+  EXPECT_EQ(slow.suite.id, ordinary.suite.id);
+  EXPECT_EQ(slow.peer_certificate_der(), ordinary.peer_certificate_der());
   EXPECT_EQ(slow.sni, ordinary.sni);
   EXPECT_EQ(slow.alpn, ordinary.alpn);
   EXPECT_EQ(slow.backend, ordinary.backend);
@@ -185,7 +185,7 @@ TEST_P(OneByteWakeups, HandshakeDataAndCloseEndAsOverAnOrdinaryPipe) {
   expect_same_facts(slow.server, ordinary.server);
   // Facts that tell a real handshake from an empty one.
   EXPECT_TRUE(slow.client.verified);
-  EXPECT_FALSE(slow.client.cipher.empty());
+  EXPECT_FALSE(slow.client.suite.name.empty());
   EXPECT_EQ(slow.client.sni, "localhost");
   EXPECT_EQ(slow.server.sni, "localhost");
   if (backend_under_test().caps().alpn) {

@@ -54,11 +54,11 @@ TEST_F(Attack, ForgedAlertInFrontOfModernServerIsAnAnomaly) {
   EXPECT_TRUE(second.session->forward_secret);
 
   const session_info& s = *second.session;
-  const std::string group = s.group.empty() ? std::string() : " " + s.group;
+  const std::string group = (s.group == named_group::none) ? std::string() : " " + std::string(to_string(s.group));
   EXPECT_EQ(r.to_string(),
             alert40_line(1, 2, b, first.failure, alert40_next) + "\n" + "attempt 2/2 " +
-                rung_text(b, profile::legacy) + ": connected: " + std::string(to_string(s.version)) + " " + s.cipher +
-                " (" + s.key_exchange + group +
+                rung_text(b, profile::legacy) + ": connected: " + std::string(to_string(s.version)) + " " + s.suite.name +
+                " (" + std::string(to_string(s.kx)) + group +
                 ", forward secret), refused: fallback_anomaly -> stop: the permissive retry negotiated a "
                 "forward-secret suite, so the strict failure was not the server's policy (possible attack); session "
                 "closed\noutcome 127.0.0.1:" + std::to_string(mitm.port()) +

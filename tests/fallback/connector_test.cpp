@@ -161,7 +161,7 @@ TEST_F(Connector, PollLoopClimbsDownLikeTheBlockingCallWhileASecondLadderProgres
   EXPECT_TRUE(r.attempts[0].allows_next);
   EXPECT_EQ(r.attempts[1].stage, attempt_stage::done);
   ASSERT_TRUE(r.attempts[1].session.has_value());
-  EXPECT_EQ(r.attempts[1].session->cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+  EXPECT_EQ(r.attempts[1].session->suite.name, "TLS_RSA_WITH_AES_128_GCM_SHA256");
   EXPECT_FALSE(r.attempts[1].session->forward_secret);
   EXPECT_TRUE(r.fell_back());
   EXPECT_EQ(r.to_string(),

@@ -95,8 +95,8 @@ TEST_F(Ladder, FallsBackToLegacyAgainstOpensslRsaOnly) {
   EXPECT_FALSE(second.error);
   ASSERT_TRUE(second.session.has_value());
   EXPECT_EQ(second.session->version, tls_version::tls1_2);
-  EXPECT_EQ(second.session->cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
-  EXPECT_EQ(second.session->key_exchange, "RSA");
+  EXPECT_EQ(second.session->suite.name, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+  EXPECT_EQ(second.session->kx, key_exchange::rsa);
   EXPECT_FALSE(second.session->forward_secret);
   EXPECT_TRUE(second.session->verified);
   EXPECT_EQ(second.session->backend, b.name());
@@ -127,11 +127,11 @@ TEST_F(Ladder, FallsBackToLegacyAgainstGnutlsRsaOnly) {
   EXPECT_EQ(r.attempts[0].failure.alert_received, 40);
   EXPECT_TRUE(r.attempts[0].allows_next);
   ASSERT_TRUE(r.attempts[1].session.has_value());
-  EXPECT_EQ(r.attempts[1].session->key_exchange, "RSA");
+  EXPECT_EQ(r.attempts[1].session->kx, key_exchange::rsa);
   EXPECT_FALSE(r.attempts[1].session->forward_secret);
   EXPECT_EQ(r.to_string(), alert40_line(1, 2, b, r.attempts[0].failure, alert40_next) + "\n" +
                                "attempt 2/2 " + rung_text(b, profile::legacy) + ": connected: TLSv1.2 " +
-                               r.attempts[1].session->cipher +
+                               r.attempts[1].session->suite.name +
                                " (RSA, not forward secret) -> won: legacy session after a policy fallback, not "
                                "forward secret\noutcome 127.0.0.1:" + std::to_string(srv.port) + ": ok: attempt 2 (" +
                                rung_text(b, profile::legacy) + ") won after a fallback from attempt 1 (" +

@@ -31,7 +31,7 @@ TEST(Pairs, EveryTwoBackendLadderFallsBackAgainstRsaOnly) {
       EXPECT_EQ(r.attempts[1].backend, legacy->name());
       ASSERT_TRUE(r.attempts[1].session.has_value());
       EXPECT_EQ(r.attempts[1].session->backend, legacy->name());
-      EXPECT_EQ(r.attempts[1].session->cipher, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+      EXPECT_EQ(r.attempts[1].session->suite.name, "TLS_RSA_WITH_AES_128_GCM_SHA256");
       EXPECT_EQ(r.to_string(), alert40_line(1, 2, *strict, r.attempts[0].failure, alert40_next) + "\n" +
                                    legacy_rsa_win_line(2, 2, *legacy) + "\noutcome 127.0.0.1:" +
                                    std::to_string(srv.port) + ": ok: attempt 2 (" +

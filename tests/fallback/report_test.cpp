@@ -39,8 +39,8 @@ attempt_report legacy_rsa() {
   a.stage = attempt_stage::done;
   session_info s;
   s.version = tls_version::tls1_2;
-  s.cipher = "TLS_RSA_WITH_AES_128_GCM_SHA256";
-  s.key_exchange = "RSA";
+  s.suite.name = "TLS_RSA_WITH_AES_128_GCM_SHA256";
+  s.kx = key_exchange::rsa;
   s.forward_secret = false;
   a.session = s;
   a.why = "legacy session after a policy fallback, not forward secret";
@@ -97,13 +97,13 @@ TEST(Report, RefusedSessionLine) {
   a.stage = attempt_stage::checks;
   a.error = errc::fallback_anomaly;
   a.session->version = tls_version::tls1_3;
-  a.session->cipher = "TLS_AES_128_GCM_SHA256";
-  a.session->key_exchange = "(EC)DHE";
-  a.session->group = "x25519";
+  a.session->suite.name = "TLS_AES_128_GCM_SHA256";
+  a.session->kx = key_exchange::ecdhe;
+  a.session->group = named_group::x25519;
   a.session->forward_secret = true;
   a.why = "anomaly";
   EXPECT_EQ(a.to_string(),
-            "attempt 2/2 otherlib legacy: connected: TLSv1.3 TLS_AES_128_GCM_SHA256 ((EC)DHE x25519, forward secret), "
+            "attempt 2/2 otherlib legacy: connected: TLSv1.3 TLS_AES_128_GCM_SHA256 (ECDHE x25519, forward secret), "
             "refused: fallback_anomaly -> stop: anomaly");
 }
 

@@ -82,19 +82,19 @@ TEST_P(SmtpMatrix, StarttlsDelivers) {
   const tls_version want = both13 ? tls_version::tls1_3 : tls_version::tls1_2;
   EXPECT_EQ(mine->version, want);
   EXPECT_EQ(theirs.version, want);
-  EXPECT_EQ(mine->cipher, theirs.cipher);
-  EXPECT_TRUE(strict_suite(mine->cipher)) << mine->cipher;
+  EXPECT_EQ(mine->suite.name, theirs.suite.name);
+  EXPECT_TRUE(strict_suite(mine->suite.name)) << mine->suite.name;
   if (want == tls_version::tls1_2) {
     const std::string auth = c.leaf == "server-rsa" ? "_RSA_" : "_ECDSA_";
-    EXPECT_NE(mine->cipher.find(auth), std::string::npos) << mine->cipher;
-    EXPECT_EQ(mine->key_exchange, "ECDHE");
+    EXPECT_NE(mine->suite.name.find(auth), std::string::npos) << mine->suite.name;
+    EXPECT_EQ(mine->kx, key_exchange::ecdhe);
   } else {
-    EXPECT_EQ(mine->key_exchange, "(EC)DHE");
+    EXPECT_EQ(mine->kx, key_exchange::ecdhe);
   }
   EXPECT_TRUE(mine->forward_secret);
   EXPECT_TRUE(mine->verified);
   EXPECT_EQ(mine->group, theirs.group);
-  EXPECT_EQ(mine->group, "x25519");  // first in every profile's list
+  EXPECT_EQ(mine->group, named_group::x25519);  // first in every profile's list
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPairs, SmtpMatrix, testing::ValuesIn(all_cells()), cell_name);

@@ -2,7 +2,9 @@
 // serve --json` one object per line and event (JSON Lines), `uptls backends
 // --json` one object. Everything that the text output splits between standard
 // output and standard error is inside the JSON here; nothing else is printed.
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "output.hpp"
@@ -21,18 +23,47 @@ void emit(const json& j) {
 
 json or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
+// "2026-12-02T10:00:00Z"
+std::string iso_utc(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+json certificate(const certificate_info* c) {
+  if (c == nullptr) return nullptr;
+  return {
+      {"subject", c->subject},
+      {"issuer", c->issuer},
+      {"dns_names", c->dns_names},
+      {"ip_addresses", c->ip_addresses},
+      {"serial", c->serial},
+      {"not_before", iso_utc(c->not_before)},
+      {"not_after", iso_utc(c->not_after)},
+      {"key", std::string(to_string(c->key))},
+      {"key_bits", c->key_bits},
+      {"sha256", c->sha256},
+  };
+}
+
 json facts(const session_info& s) {
+  char id[8];
+  std::snprintf(id, sizeof id, "0x%04X", s.suite.id);
   return {
       {"backend", s.backend},
       {"version", std::string(to_string(s.version))},
-      {"cipher", s.cipher},
-      {"key_exchange", s.key_exchange},
-      {"group", or_null(s.group)},
+      {"cipher", s.suite.name},
+      {"cipher_id", id},
+      {"aead", s.suite.aead},
+      {"key_exchange", std::string(to_string(s.kx))},
+      {"group", s.group == named_group::none ? json(nullptr) : json(std::string(to_string(s.group)))},
       {"forward_secret", s.forward_secret},
       {"resumed", s.resumed},
       {"verified", s.verified},
-      {"peer_subject", or_null(s.peer_subject)},
-      {"peer_names", s.peer_names},
+      {"peer_certificate", certificate(s.peer_certificate())},
       {"sni", or_null(s.sni)},
       {"alpn", or_null(s.alpn)},
   };

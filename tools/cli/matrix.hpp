@@ -35,7 +35,7 @@ struct expectation {
 struct facts {
   std::string version;       // "TLSv1.3"
   std::string cipher;        // IANA name
-  std::string key_exchange;  // "ECDHE", "RSA", "(EC)DHE"
+  std::string key_exchange;  // "ECDHE", "DHE", "RSA", "PSK" (uptls::to_string(key_exchange))
 };
 facts facts_of(const session_info& s);
 

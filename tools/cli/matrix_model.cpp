@@ -113,7 +113,7 @@ std::string lower(std::string s) {
 
 facts facts_of(const session_info& s) {
   // The one place that reads session_info's fields.
-  return {std::string(to_string(s.version)), s.cipher, s.key_exchange};
+  return {std::string(to_string(s.version)), s.suite.name, std::string(to_string(s.kx))};
 }
 
 std::string cell::name() const {

@@ -19,7 +19,7 @@ class welcome_drop final : public pop3::maildrop {
             "Subject: uptls serve pop3\r\n"
             "\r\n"
             "You are logged in as " + std::string(who.user) + (who.over_tls ? " over TLS" : " without TLS") +
-            (who.session != nullptr ? " (" + std::string(to_string(who.session->version)) + ", " + who.session->cipher + ")" : "") +
+            (who.session != nullptr ? " (" + std::string(to_string(who.session->version)) + ", " + who.session->suite.name + ")" : "") +
             ".\r\n";
     return true;
   }

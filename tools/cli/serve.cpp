@@ -96,7 +96,7 @@ class implicit_tls_session final : public loop_session {
         return r;
       }
       const session_info& info = *s_->session();
-      hooks_.note("TLS established: " + std::string(to_string(info.version)) + " " + info.cipher);
+      hooks_.note("TLS established: " + std::string(to_string(info.version)) + " " + info.suite.name);
       inner_ = next_(std::move(*s_));
       s_.reset();
       if (!inner_) return errc::internal;

@@ -36,7 +36,7 @@ std::string field(const char* name, const std::string& value) {
 }
 
 std::string describe(const session_info& s) {
-  return std::string(to_string(s.version)) + " " + s.cipher + (s.sni.empty() ? "" : ", SNI " + s.sni);
+  return std::string(to_string(s.version)) + " " + s.suite.name + (s.sni.empty() ? "" : ", SNI " + s.sni);
 }
 
 void print_failure(const failure_report& f) {
@@ -82,14 +82,24 @@ class text_probe final : public probe_output {
     std::string text = "\n";
     text += field("backend", s.backend);
     text += field("version", std::string(to_string(s.version)));
-    text += field("cipher", s.cipher);
-    text += field("key exchange", s.key_exchange);
-    text += field("group", or_none(s.group));
+    char id[8];
+    std::snprintf(id, sizeof id, "0x%04X", s.suite.id);
+    text += field("cipher", s.suite.name + " (" + id + (s.suite.aead ? ", AEAD)" : ", CBC)"));
+    text += field("key exchange", std::string(to_string(s.kx)));
+    text += field("group", s.group == named_group::none ? "(none)" : std::string(to_string(s.group)));
     text += field("forward secrecy", s.forward_secret ? "yes" : "no");
     text += field("resumed", s.resumed ? "yes" : "no");
     text += field("verified", s.verified ? "yes" : "NO (verification was skipped)");
-    text += field("peer subject", or_none(s.peer_subject));
-    text += field("peer names", join(s.peer_names));
+    const certificate_info* peer = s.peer_certificate();
+    text += field("peer subject", peer != nullptr ? or_none(peer->subject) : "(none)");
+    if (peer != nullptr) {
+      std::vector<std::string> names = peer->dns_names;
+      names.insert(names.end(), peer->ip_addresses.begin(), peer->ip_addresses.end());
+      text += field("peer names", join(names));
+      text += field("peer issuer", or_none(peer->issuer));
+      text += field("peer key", std::string(to_string(peer->key)) + " " + std::to_string(peer->key_bits) + " bits");
+      text += field("peer SHA-256", peer->sha256);
+    }
     text += field("SNI", or_none(s.sni));
     text += field("ALPN", or_none(s.alpn));
     text += field("certificate", c.verified ? "verified for " + c.server_name + " (trusted: " + c.trust + ")"
