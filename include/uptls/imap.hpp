@@ -79,18 +79,19 @@ struct response {
   std::vector<std::string> literals;
 };
 
+/// Whether a client insists on TLS, how much it reads, and its log.
 struct client_options {
-  tls_mode mode = tls_mode::required;
+  tls_mode mode = tls_mode::required;  ///< required (the default) or opportunistic
   /// The dialogue log; may be empty. Passwords are never traced.
   trace_fn trace;
   /// Longest literal accepted after TLS (a fetched message is one); longer is
-  /// errc::protocol_error. Before TLS the bound is max_plaintext_literal.
+  /// errc::protocol_error. 16 MiB by default. Before TLS the bound is max_plaintext_literal.
   std::size_t max_literal = 16 * 1024 * 1024;
-  /// Untagged responses accepted while one command waits for its tagged reply;
-  /// more is errc::protocol_error (a server cannot keep the client reading forever).
+  /// Untagged responses accepted while one command waits for its tagged reply (256 by
+  /// default); more is errc::protocol_error (a server cannot keep the client reading forever).
   std::size_t max_untagged = 256;
-  /// LOGIN over a plaintext connection (opportunistic mode, TLS skipped). Off:
-  /// login() refuses with errc::usage and sends nothing.
+  /// LOGIN over a plaintext connection (opportunistic mode, TLS skipped). Off (the
+  /// default): login() refuses with errc::usage and sends nothing.
   bool allow_plaintext_login = false;
 };
 
@@ -104,9 +105,16 @@ struct client_options {
 /// the tagged OK line, so start_tls() sees (and refuses) any byte injected behind it.
 class starttls_dialogue final : public prelude_dialogue {
  public:
+  /// A dialogue that traces to opts.trace and bounds untagged responses by
+  /// opts.max_untagged (opts.mode plays no part: it stops at the first refusal);
+  /// nothing is sent or read until resume().
   explicit starttls_dialogue(client_options opts);
+  /// Destroys the dialogue; the stream it ran on is the caller's and is left as it is.
   ~starttls_dialogue() override;
+  /// Takes over the other dialogue where it stands; the moved-from one may only be
+  /// destroyed or assigned to.
   starttls_dialogue(starttls_dialogue&&) noexcept;
+  /// Drops this dialogue and takes over the other where it stands.
   starttls_dialogue& operator=(starttls_dialogue&&) noexcept;
 
   /// ok once s is ready for start_tls(); would-block; or why it stopped.
@@ -134,9 +142,16 @@ prelude starttls_prelude(client_options opts);
 /// stays usable (last_response() has the server's words).
 class client {
  public:
+  /// A client on s (a fresh connection, an implicit-TLS one, or one the fallback
+  /// ladder upgraded); nothing is sent or read until open(), open_implicit() or
+  /// open_upgraded(). A stream made with line_limits() bounds lines as IMAP does.
   client(stream s, client_options opts);
+  /// Closes the connection without LOGOUT (call logout() first for a clean end).
   ~client();
+  /// Takes over the other client's session where it stands; the moved-from client
+  /// may only be destroyed or assigned to.
   client(client&&) noexcept;
+  /// Drops this client's session and takes over the other's.
   client& operator=(client&&) noexcept;
 
   /// Greeting + CAPABILITY (unless the greeting carried it) + STARTTLS + the
@@ -149,10 +164,13 @@ class client {
   result<> open(std::shared_ptr<const context> tls, const peer_options& peer);
   /// For a stream that is already TLS (implicit TLS, port 993): greeting +
   /// CAPABILITY (unless the greeting carried it). A PREAUTH greeting is fine here
-  /// (authenticated()). errc::usage on a plaintext stream.
+  /// (authenticated()). errc::usage on a plaintext stream or when called twice; a
+  /// greeting other than `* OK` or `* PREAUTH`, or a CAPABILITY not answered OK, is
+  /// errc::protocol_error.
   result<> open_implicit();
   /// For a stream upgraded elsewhere after a starttls_dialogue (the fallback
-  /// ladder): CAPABILITY inside TLS only. errc::usage on a plaintext stream.
+  /// ladder): CAPABILITY inside TLS only. errc::usage on a plaintext stream or when
+  /// called twice; errc::protocol_error when CAPABILITY is not answered OK.
   result<> open_upgraded();
   /// LOGIN with the user name and password as quoted strings, or as literals
   /// when they hold octets a quoted string cannot (CR, LF, NUL, 8-bit). Refused
@@ -160,15 +178,19 @@ class client {
   /// when the server announced LOGINDISABLED, before open() or when already
   /// logged in. A tagged NO (bad credentials) is errc::protocol_error.
   result<> login(std::string_view user, std::string_view password);
-  /// SELECT mailbox; exists() then says how many messages it holds.
+  /// SELECT mailbox; exists() then says how many messages it holds. errc::usage
+  /// before login (authenticated()); a NO (no such mailbox) or BAD is errc::protocol_error.
   result<> select(std::string_view mailbox);
   /// FETCH seq BODY.PEEK[]: the whole message (RFC 5322 text) into message().
   /// errc::usage before select() or for seq 0; errc::protocol_error when the
   /// server did not return the body.
   result<> fetch(std::uint32_t seq);
-  /// NOOP (untagged EXISTS updates exists()).
+  /// NOOP (untagged EXISTS updates exists()). errc::usage before open(); a tagged
+  /// reply other than OK is errc::protocol_error (the session stays usable).
   result<> noop();
-  /// LOGOUT (untagged BYE, tagged OK), then closes the connection.
+  /// LOGOUT (untagged BYE, tagged OK), then closes the connection; errc::protocol_error
+  /// when the tagged reply is not OK, errc::usage before open(). After a failure in
+  /// the dialogue it only closes the connection, and returns that failure.
   result<> logout();
   /// Continues the operation that would block; ok or its failure once it ends.
   /// errc::usage when no operation is under way.
@@ -190,7 +212,11 @@ class client {
   std::uint32_t exists() const noexcept;
   /// The message the last fetch() returned.
   const std::string& message() const noexcept;
+  /// The stream under the session (its state, negotiated facts, socket and
+  /// deadline for an event loop).
   stream& connection() noexcept;
+  /// The server's response read last (a command's tagged reply once it is done;
+  /// after a NO or BAD, the server's words).
   const response& last_response() const noexcept;
 
  private:
@@ -203,6 +229,7 @@ class client {
 /// run on the server's thread, inside resume().
 class mailbox {
  public:
+  /// Destroyed with the session that made it.
   virtual ~mailbox() = default;
   /// The mailbox names LIST shows (INBOX first, say).
   virtual std::vector<std::string> folders() = 0;
@@ -215,14 +242,17 @@ class mailbox {
 
 /// What a login_handler gets: the credentials, and where they came from.
 struct login_request {
+  /// The user name (LOGIN's, or the authentication name of AUTHENTICATE PLAIN);
+  /// valid during the call only.
   std::string_view user;
-  std::string_view password;
+  std::string_view password;  ///< the password as given; valid during the call only
   bool over_tls = false;               ///< the LOGIN (or AUTHENTICATE) came inside TLS
   const session_info* session = nullptr;  ///< the TLS facts when over_tls
 };
 
 /// Checks the credentials and opens the user's mailbox; nullptr refuses the
-/// login (`NO [AUTHENTICATIONFAILED]`). Called on the server's thread.
+/// login (`NO [AUTHENTICATIONFAILED]`), and so does an empty handler. Called on
+/// the server's thread.
 using login_handler = std::function<std::unique_ptr<mailbox>(const login_request&)>;
 
 /// How long a server session waits for each part of the dialogue (a client that
@@ -232,13 +262,15 @@ struct server_timeouts {
   std::chrono::milliseconds command{std::chrono::minutes(30)};  ///< each later command (RFC 9051 5.4)
 };
 
+/// What a server session says, offers and allows; shared by every session of a server.
 struct server_options {
-  std::string hostname = "localhost";
+  std::string hostname = "localhost";  ///< the name in the greeting and LOGOUT's BYE
   std::shared_ptr<const context> tls;  ///< nullptr: STARTTLS not offered
   /// No LOGIN/AUTHENTICATE before STARTTLS: LOGINDISABLED is announced and both
-  /// are refused with `NO [PRIVACYREQUIRED]`.
+  /// are refused with `NO [PRIVACYREQUIRED]`. Off by default.
   bool require_tls = false;
-  /// Longest literal a client may send in a command (a user name, a password).
+  /// Longest literal a client may send in a command (a user name, a password);
+  /// 8192 by default. A longer one gets BYE and ends the session with errc::protocol_error.
   std::size_t max_literal = 8192;
   int max_errors = 10;  ///< BYE and close after this many refused commands
   server_timeouts timeouts;  ///< the handshake's is tls->config().handshake_timeout
@@ -257,8 +289,12 @@ class server_session final : public loop_session {
  public:
   /// opts is shared: many sessions of one server use the same options.
   server_session(stream s, std::shared_ptr<const server_options> opts, login_handler on_login);
+  /// Closes the connection where the session stands (without BYE or close_notify).
   ~server_session() override;
+  /// Takes over the other session where it stands; the moved-from session may
+  /// only be destroyed or assigned to.
   server_session(server_session&&) noexcept;
+  /// Drops this session and takes over the other where it stands.
   server_session& operator=(server_session&&) noexcept;
 
   /// Runs until the session waits for the stream (would-block) or ends: ok after
@@ -269,6 +305,7 @@ class server_session final : public loop_session {
   result<> resume() override;
   /// The session ended (resume() no longer blocks).
   bool done() const noexcept;
+  /// The session's stream; an event loop polls its socket for resume()'s wants().
   stream& connection() noexcept override;
 
  private:

@@ -75,16 +75,18 @@ enum class tls_mode {
 
 /// One status line: "+OK text" (ok) or "-ERR text".
 struct response {
-  bool ok = false;
+  bool ok = false;   ///< true for "+OK", false for "-ERR" (and before any line)
   std::string text;  ///< after "+OK " / "-ERR "
 };
 
+/// Whether a client insists on TLS, how much it reads, and its log.
 struct client_options {
-  tls_mode mode = tls_mode::required;
+  tls_mode mode = tls_mode::required;  ///< required (the default) or opportunistic
   /// Let login() send USER/PASS over plaintext (opportunistic mode after TLS was
   /// skipped). Off by default: a password in the clear is the thing STLS is for.
   bool plaintext_login = false;
-  /// Largest message retr() accepts (errc::protocol_error above; the session ends).
+  /// Largest message retr() accepts, 64 MiB by default (errc::protocol_error above;
+  /// the session ends).
   std::size_t max_message = 64 * 1024 * 1024;
   trace_fn trace;  ///< the dialogue log; may be empty
 };
@@ -99,9 +101,15 @@ struct client_options {
 /// (and refuses, errc::plaintext_injection) any byte injected behind it.
 class starttls_dialogue final : public prelude_dialogue {
  public:
+  /// A dialogue that traces to opts.trace (opts.mode plays no part: it stops at
+  /// the first refusal); nothing is sent or read until resume().
   explicit starttls_dialogue(client_options opts);
+  /// Destroys the dialogue; the stream it ran on is the caller's and is left as it is.
   ~starttls_dialogue() override;
+  /// Takes over the other dialogue where it stands; the moved-from one may only be
+  /// destroyed or assigned to.
   starttls_dialogue(starttls_dialogue&&) noexcept;
+  /// Drops this dialogue and takes over the other where it stands.
   starttls_dialogue& operator=(starttls_dialogue&&) noexcept;
 
   /// ok once s is ready for start_tls(); would-block; or why it stopped.
@@ -121,8 +129,8 @@ prelude starttls_prelude(client_options opts);
 
 /// What STAT says: the number of messages and their size in octets.
 struct maildrop_stat {
-  std::size_t count = 0;
-  std::size_t size = 0;
+  std::size_t count = 0;  ///< the number of messages in the maildrop
+  std::size_t size = 0;   ///< their total size in octets, as the server counts it
 };
 
 /// A POP3 client session on one connection. Each call starts an operation and
@@ -132,9 +140,16 @@ struct maildrop_stat {
 /// After a failure in the dialogue every later call returns it.
 class client {
  public:
+  /// A client on s (a fresh connection, an implicit-TLS one, or one the fallback
+  /// ladder upgraded); nothing is sent or read until open(), open_implicit() or
+  /// open_upgraded(). A stream made with line_limits() bounds lines as POP3 does.
   client(stream s, client_options opts);
+  /// Closes the connection without QUIT (call quit() first for a clean end).
   ~client();
+  /// Takes over the other client's session where it stands; the moved-from client
+  /// may only be destroyed or assigned to.
   client(client&&) noexcept;
+  /// Drops this client's session and takes over the other's.
   client& operator=(client&&) noexcept;
 
   /// Greeting + CAPA + (per mode) STLS + handshake + CAPA again over TLS.
@@ -147,28 +162,32 @@ class client {
   /// is closed.
   result<> open(std::shared_ptr<const context> tls, const peer_options& peer);
   /// For a stream that is already TLS (implicit TLS, port 995): greeting + CAPA.
-  /// errc::usage on a plaintext stream.
+  /// errc::usage on a plaintext stream or when called twice; a greeting other than
+  /// +OK is errc::protocol_error. On failure the connection is closed.
   result<> open_implicit();
   /// For a stream upgraded elsewhere after a starttls_dialogue (the fallback
   /// ladder): CAPA over TLS only (the greeting came before the upgrade).
-  /// errc::usage on a plaintext stream.
+  /// errc::usage on a plaintext stream or when called twice. On failure the
+  /// connection is closed.
   result<> open_upgraded();
   /// USER then PASS. A -ERR to either is refusal::login. errc::usage before
   /// open(), for a name or password that is empty, longer than 200 octets or
   /// holds a control octet, and over plaintext unless
   /// client_options::plaintext_login (checked before anything is sent).
   result<> login(std::string_view user, std::string_view password);
-  /// STAT; then last_stat() holds the answer. -ERR is refusal::command; a
-  /// malformed answer errc::protocol_error.
+  /// STAT; then last_stat() holds the answer. errc::usage before open(); -ERR is
+  /// refusal::command; a malformed answer errc::protocol_error.
   result<> stat();
   /// RETR n (n from 1); then retrieved() holds the message, dot-unstuffed, with
-  /// CRLF line ends. -ERR is refusal::command; errc::usage for n = 0; a line
-  /// over the stream's max_line makes it errc::line_too_long once the whole
-  /// message was read (the session goes on); a message over max_message or a
-  /// connection closed before the final "." is errc::protocol_error / the
+  /// CRLF line ends. -ERR is refusal::command; errc::usage before open() or for
+  /// n = 0; a line over the stream's max_line makes it errc::line_too_long once
+  /// the whole message was read (the session goes on); a message over max_message
+  /// or a connection closed before the final "." is errc::protocol_error / the
   /// stream's error, and ends the session.
   result<> retr(std::size_t n);
-  /// QUIT, then closes the connection; errc::protocol_error when the answer is not +OK.
+  /// QUIT, then closes the connection; errc::protocol_error when the answer is not +OK,
+  /// errc::usage before open(). After a failure in the dialogue it only closes the
+  /// connection, and returns that failure.
   result<> quit();
   /// Continues the operation that would block. errc::usage when none is under way.
   result<> resume();
@@ -187,7 +206,10 @@ class client {
   maildrop_stat last_stat() const noexcept;
   /// The message the last retr() fetched.
   const std::string& retrieved() const noexcept;
+  /// The stream under the session (its state, negotiated facts, socket and
+  /// deadline for an event loop).
   stream& connection() noexcept;
+  /// The server's status line read last (after a refusal, the server's words).
   const response& last_response() const noexcept;
 
  private:
@@ -197,17 +219,19 @@ class client {
 
 /// Who is logging in, as the server hands it to the maildrop.
 struct login_request {
-  std::string_view user;
-  std::string_view password;
+  std::string_view user;                  ///< the name USER gave; valid during the call only
+  std::string_view password;              ///< the password PASS gave; valid during the call only
   bool over_tls = false;                  ///< the session is TLS (after STLS, or implicit)
   const session_info* session = nullptr;  ///< the TLS facts when over_tls
 };
 
 /// The application's side of a POP3 server: one object per session, made at
-/// the session's first PASS (after the upgrade when there is one, so nothing
-/// of the plaintext session reaches it). Messages are numbered from 1.
+/// the session's PASS (anew for each PASS until a login succeeds; after the
+/// upgrade when there is one, so nothing of the plaintext session reaches it).
+/// Messages are numbered from 1.
 class maildrop {
  public:
+  /// Destroyed when its login is refused, or when the session ends.
   virtual ~maildrop() = default;
   /// PASS: true opens the maildrop (the TRANSACTION state); false refuses the login.
   virtual bool login(const login_request& who) = 0;
@@ -220,7 +244,8 @@ class maildrop {
   virtual std::string retrieve(std::size_t n) = 0;
 };
 
-/// Makes the maildrop of a session.
+/// Makes the maildrop of a session; an empty factory, or one that returns nullptr,
+/// refuses the login.
 using maildrop_factory = std::function<std::unique_ptr<maildrop>()>;
 
 /// The size of text with every line end (LF, CR or CRLF) counted as CRLF, and a
@@ -235,15 +260,16 @@ struct server_timeouts {
   std::chrono::milliseconds command{std::chrono::minutes(10)};   ///< each later command line
 };
 
+/// What a server session says, offers and allows; shared by every session of a server.
 struct server_options {
-  std::string hostname = "localhost";
+  std::string hostname = "localhost";  ///< the name in the greeting and QUIT's +OK
   std::shared_ptr<const context> tls;  ///< nullptr: STLS not offered
   /// Refuse USER, PASS, APOP and AUTH before STLS, and leave USER out of the
-  /// pre-TLS CAPA.
+  /// pre-TLS CAPA. Off by default.
   bool require_tls = false;
   int max_errors = 10;  ///< "-ERR too many errors" and close after this many refused commands
-  server_timeouts timeouts;
-  trace_fn trace;
+  server_timeouts timeouts;  ///< the handshake's is tls->config().handshake_timeout
+  trace_fn trace;            ///< the dialogue log; may be empty; PASS is traced as "PASS ****"
 };
 
 /// One server session on one connection, as a state machine. Commands: CAPA,
@@ -255,8 +281,12 @@ class server_session final : public loop_session {
  public:
   /// opts is shared: many sessions of one server use the same options.
   server_session(stream s, std::shared_ptr<const server_options> opts, maildrop_factory drops);
+  /// Closes the connection where the session stands (without a reply or close_notify).
   ~server_session() override;
+  /// Takes over the other session where it stands; the moved-from session may
+  /// only be destroyed or assigned to.
   server_session(server_session&&) noexcept;
+  /// Drops this session and takes over the other where it stands.
   server_session& operator=(server_session&&) noexcept;
 
   /// Runs until the session waits for the stream or ends: ok after QUIT;
@@ -265,8 +295,9 @@ class server_session final : public loop_session {
   /// for a silent client; errc::protocol_error after too many errors; the
   /// handshake's error. Once ended, every call returns the same.
   result<> resume() override;
-  /// The session ended.
+  /// The session ended (resume() no longer blocks).
   bool done() const noexcept;
+  /// The session's stream; an event loop polls its socket for resume()'s wants().
   stream& connection() noexcept override;
 
  private:
@@ -286,5 +317,6 @@ event_server::factory session_factory(std::shared_ptr<const server_options> opts
 
 }  // namespace uptls::pop3
 
+/// Makes uptls::pop3::refusal a std::error_code enum (so `ec == uptls::pop3::refusal::login` works).
 template <>
 struct std::is_error_code_enum<uptls::pop3::refusal> : std::true_type {};

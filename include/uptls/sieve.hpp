@@ -74,8 +74,9 @@ std::error_code make_response_error(status s) noexcept;
 
 /// One server response: the data lines before it, then its OK/NO/BYE line.
 struct response {
-  status kind = status::ok;
-  std::string code;  ///< the response code's first atom ("SASL", "ENCRYPT-NEEDED", "QUOTA/MAXSIZE"), or empty
+  status kind = status::ok;  ///< how the status line ended the response (ok before any response)
+  /// The response code's first atom ("SASL", "ENCRYPT-NEEDED", "QUOTA/MAXSIZE"), or empty.
+  std::string code;
   std::string text;  ///< the human-readable string after it, or empty
   /// Each data line as its words: strings (quoted or literal, unescaped) and atoms.
   std::vector<std::vector<std::string>> data;
@@ -89,8 +90,8 @@ struct capability {
 
 /// One script of a LISTSCRIPTS answer.
 struct script_entry {
-  std::string name;
-  bool active = false;
+  std::string name;     ///< the script's name, unescaped
+  bool active = false;  ///< the server marked it ACTIVE: the script that runs on delivery
 };
 
 /// Whether the client insists on TLS.
@@ -99,10 +100,12 @@ enum class tls_mode {
   opportunistic,  ///< go on in plaintext, and say so, when STARTTLS is not offered or refused with NO
 };
 
+/// Whether a client insists on TLS, how much it reads, and its log.
 struct client_options {
-  tls_mode mode = tls_mode::required;
+  tls_mode mode = tls_mode::required;  ///< required (the default) or opportunistic
   trace_fn trace;  ///< the dialogue log; may be empty (credentials are never traced)
-  /// Longest literal the client reads in a response; a larger one is errc::protocol_error.
+  /// Longest literal the client reads in a response, 1 MiB by default; a larger one
+  /// is errc::protocol_error.
   std::size_t max_literal = 1024 * 1024;
 };
 
@@ -115,9 +118,16 @@ struct client_options {
 /// errc::plaintext_injection) any byte injected behind it.
 class starttls_dialogue final : public prelude_dialogue {
  public:
+  /// A dialogue that traces to opts.trace and bounds literals by opts.max_literal
+  /// (opts.mode plays no part: it stops at the first refusal); nothing is sent or
+  /// read until resume().
   explicit starttls_dialogue(client_options opts);
+  /// Destroys the dialogue; the stream it ran on is the caller's and is left as it is.
   ~starttls_dialogue() override;
+  /// Takes over the other dialogue where it stands; the moved-from one may only be
+  /// destroyed or assigned to.
   starttls_dialogue(starttls_dialogue&&) noexcept;
+  /// Drops this dialogue and takes over the other where it stands.
   starttls_dialogue& operator=(starttls_dialogue&&) noexcept;
 
   /// ok once s is ready for start_tls(); would-block; or why it stopped.
@@ -141,9 +151,16 @@ prelude starttls_prelude(client_options opts);
 /// in the dialogue every later call returns it.
 class client {
  public:
+  /// A client on s (a fresh connection, or one the fallback ladder upgraded);
+  /// nothing is sent or read until open() or open_upgraded(). A stream made with
+  /// line_limits() bounds lines as ManageSieve does.
   client(stream s, client_options opts);
+  /// Closes the connection without LOGOUT (call logout() first for a clean end).
   ~client();
+  /// Takes over the other client's session where it stands; the moved-from client
+  /// may only be destroyed or assigned to.
   client(client&&) noexcept;
+  /// Drops this client's session and takes over the other's.
   client& operator=(client&&) noexcept;
 
   /// Greeting + STARTTLS + handshake + the capabilities the server sends again
@@ -157,16 +174,23 @@ class client {
   result<> open(std::shared_ptr<const context> tls, const peer_options& peer);
   /// For a stream upgraded elsewhere after a starttls_dialogue (the fallback
   /// ladder): reads the capabilities the server sends after the handshake.
-  /// errc::usage on a plaintext stream.
+  /// errc::usage on a plaintext stream or when called twice; a response other
+  /// than OK, or one that still lists STARTTLS, is errc::protocol_error (a BYE its
+  /// response_category() error). On failure the connection is closed.
   result<> open_upgraded();
   /// AUTHENTICATE "PLAIN" with an initial response. errc::usage before open(),
-  /// on a plaintext connection unless open() skipped TLS (opportunistic), or
-  /// for a name or password with a NUL; errc::unsupported when the server's SASL
-  /// capability has no PLAIN. A refusal is an error in response_category().
+  /// once authenticated, on a plaintext connection unless open() skipped TLS
+  /// (opportunistic), or for a name or password with a NUL; errc::unsupported when
+  /// the server's SASL capability has no PLAIN. A refusal is an error in
+  /// response_category(): a NO leaves the session usable, a BYE ends it.
   result<> authenticate(std::string_view user, std::string_view password);
-  /// LISTSCRIPTS: scripts() holds the answer. errc::usage before authenticate().
+  /// LISTSCRIPTS: scripts() holds the answer. errc::usage before authenticate();
+  /// a NO or BYE is an error in response_category() (a BYE also ends the session);
+  /// a data line that is not a name with an optional ACTIVE is errc::protocol_error.
   result<> listscripts();
-  /// LOGOUT, then closes the connection; errc::protocol_error when the answer is not OK.
+  /// LOGOUT, then closes the connection; errc::protocol_error when the answer is not
+  /// OK, errc::usage before open(). After a failure in the dialogue it only closes
+  /// the connection, and returns that failure.
   result<> logout();
   /// Continues the operation that would block. errc::usage when none is under way.
   result<> resume();
@@ -185,7 +209,10 @@ class client {
   std::error_code tls_skip_reason() const noexcept;
   /// The scripts of the last listscripts().
   const std::vector<script_entry>& scripts() const noexcept;
+  /// The stream under the session (its state, negotiated facts, socket and
+  /// deadline for an event loop).
   stream& connection() noexcept;
+  /// The server's response read last (after a NO or BYE, its code and text).
   const response& last_response() const noexcept;
 
  private:
@@ -201,6 +228,7 @@ struct command {
 
 /// What the application answers to one command.
 struct reply {
+  /// OK (the default), NO, or BYE: it is sent, then the session ends and resume() returns ok.
   status kind = status::ok;
   std::string code;  ///< a response code to put in parentheses (e.g. "NONEXISTENT"), or empty
   std::string text;  ///< the human-readable string, or empty
@@ -218,7 +246,7 @@ std::string literal(std::string_view s);
 /// Facts of the session a handler runs in.
 struct session_facts {
   std::string user;      ///< the authenticated name
-  bool over_tls = false;
+  bool over_tls = false; ///< the session is TLS (after STARTTLS, or implicit)
   session_info session;  ///< the TLS facts when over_tls
 };
 
@@ -241,17 +269,20 @@ struct server_timeouts {
   std::chrono::milliseconds command{std::chrono::minutes(5)};   ///< each later command
 };
 
+/// What a server session says, offers and allows; shared by every session of a server.
 struct server_options {
   std::shared_ptr<const context> tls;  ///< nullptr: STARTTLS not offered
-  bool require_tls = false;            ///< no SASL offered and AUTHENTICATE refused before TLS
-  std::string implementation = "uptls";
+  /// Before TLS, no SASL mechanism is offered and AUTHENTICATE is refused with
+  /// `NO (ENCRYPT-NEEDED)`; off by default.
+  bool require_tls = false;
+  std::string implementation = "uptls";  ///< the "IMPLEMENTATION" capability
   std::string sieve_extensions = "fileinto reject envelope vacation";  ///< the "SIEVE" capability
   authenticator check_login;           ///< empty: every AUTHENTICATE is refused
   command_handler handler;             ///< empty: every application command gets NO
   std::size_t max_literal = 1024 * 1024;  ///< longest literal a command may carry (BYE above)
   int max_errors = 10;                 ///< BYE and close after this many refused commands
   server_timeouts timeouts;            ///< the handshake's is tls->config().handshake_timeout
-  trace_fn trace;
+  trace_fn trace;                      ///< the dialogue log; may be empty; credentials are not shown
 };
 
 /// One server session on one connection, as a state machine. Give it a stream
@@ -262,18 +293,24 @@ class server_session final : public loop_session {
  public:
   /// opts is shared: many sessions of one server use the same options.
   server_session(stream s, std::shared_ptr<const server_options> opts);
+  /// Closes the connection where the session stands (without BYE or close_notify).
   ~server_session() override;
+  /// Takes over the other session where it stands; the moved-from session may
+  /// only be destroyed or assigned to.
   server_session(server_session&&) noexcept;
+  /// Drops this session and takes over the other where it stands.
   server_session& operator=(server_session&&) noexcept;
 
   /// Runs until the session waits for the stream (would-block) or ends: ok after
   /// LOGOUT; otherwise why: errc::eof when the client left without LOGOUT,
   /// errc::plaintext_injection when bytes were pipelined behind STARTTLS,
   /// errc::protocol_error after too many errors or an over-long literal, the
-  /// handshake's error, or the stream's (errc::timeout, ...).
+  /// handshake's error, or the stream's (errc::timeout, ...). A handler's BYE
+  /// reply ends it with ok. Once ended, every call returns the same.
   result<> resume() override;
-  /// The session ended.
+  /// The session ended (resume() no longer blocks).
   bool done() const noexcept;
+  /// The session's stream; an event loop polls its socket for resume()'s wants().
   stream& connection() noexcept override;
 
  private:
