@@ -16,6 +16,11 @@ namespace {
 // server that verifies client certificates without one.
 constexpr unsigned char session_id_context[] = "uptls";
 
+// Accepts every server name (choosing by name is the application's business).
+// Without a servername callback OpenSSL keeps the name out of the session, and
+// a resumed TLS 1.2 session then reports no SNI where the other backends do.
+int accept_server_name(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) { return SSL_TLSEXT_ERR_OK; }
+
 }  // namespace
 
 openssl_context::openssl_context(token, const backend& owner, const tls_config& cfg, role side, ctx_ptr ctx)
@@ -59,6 +64,7 @@ std::error_code openssl_context::setup(std::string* why) {
     if (SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1) != 1) {
       return errc::internal;
     }
+    SSL_CTX_set_tlsext_servername_callback(ctx, accept_server_name);
     if (!cfg_.resumption) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
       SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
