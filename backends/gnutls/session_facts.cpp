@@ -175,7 +175,7 @@ session_info session_facts(gnutls_session_t s, role side, const std::string& sni
   unsigned count = 0;
   const gnutls_datum_t* certs = gnutls_certificate_get_peers(s, &count);
   if (certs != nullptr && count > 0) {
-    info.set_peer_certificate(std::make_shared<gnutls_certificate>(
+    detail::session_access::set_peer_certificate(info, std::make_shared<gnutls_certificate>(
         std::string(reinterpret_cast<const char*>(certs[0].data), certs[0].size)));
   }
   info.sni = side == role::client ? sni_sent : received_sni(s);

@@ -79,7 +79,7 @@ session_info mbed_engine::session() const {
 
   const mbedtls_x509_crt* peer = mbedtls_ssl_get_peer_cert(&ssl());
   if (peer != nullptr && peer->raw.p != nullptr) {
-    info.set_peer_certificate(std::make_shared<mbedtls_certificate>(
+    detail::session_access::set_peer_certificate(info, std::make_shared<mbedtls_certificate>(
         std::string(reinterpret_cast<const char*>(peer->raw.p), peer->raw.len)));
   }
   const std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl());

@@ -157,7 +157,7 @@ session_info describe_session(const SSL* ssl, role side, bool verifying, const p
   // SSL_get_peer_certificate is a macro for SSL_get1_peer_certificate on 3.0:
   // a new reference either way.
   x509_ptr cert(SSL_get_peer_certificate(ssl));
-  if (cert) s.set_peer_certificate(std::make_shared<openssl_certificate>(der_of(cert.get())));
+  if (cert) detail::session_access::set_peer_certificate(s, std::make_shared<openssl_certificate>(der_of(cert.get())));
   s.verified = verifying && cert && SSL_get_verify_result(ssl) == X509_V_OK;
 
   if (side == role::client) {

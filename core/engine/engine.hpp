@@ -81,6 +81,14 @@ class certificate_source {
   mutable certificate_info facts_;
 };
 
+// How a backend attaches the peer's certificate to the facts it reports (the
+// member is private: users only read it).
+struct session_access {
+  static void set_peer_certificate(session_info& s, std::shared_ptr<const certificate_source> source) noexcept {
+    s.peer_ = std::move(source);
+  }
+};
+
 // Completes what a backend reported about a handshake, so that every backend
 // derives the same facts the same way: the suite from its IANA number (or, when
 // the backend knows no number, its IANA name), the key exchange from the suite

@@ -16,6 +16,7 @@ namespace uptls {
 
 namespace detail {
 class certificate_source;
+struct session_access;
 }  // namespace detail
 
 /// How the session's keys were agreed.
@@ -113,13 +114,11 @@ struct session_info {
   /// The leaf's DER bytes as received; empty when the peer sent none.
   std::string_view peer_certificate_der() const noexcept;
 
-  /// For backends: where peer_certificate() reads from.
-  void set_peer_certificate(std::shared_ptr<const detail::certificate_source> source) noexcept {
-    peer_ = std::move(source);
-  }
-
+  /// @cond INTERNAL
  private:
+  friend struct detail::session_access;  // how a backend attaches the certificate
   std::shared_ptr<const detail::certificate_source> peer_;
+  /// @endcond
 };
 
 /// Why the last TLS operation failed, beyond its errc: the library's raw code and
